@@ -1,0 +1,55 @@
+# The Qianwei credit exchange hub. `make demo` and `make test` are all a new
+# user needs; every other target is a step they build on.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
+STAMP := $(VENV)/.installed
+STATE := $(CURDIR)/.state
+
+.PHONY: install system-deps standins stop demo test lint bench ui constraints clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "the hub is pinned for CPython 3.11 (constraints file); set PY=python3.11")'
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --constraint $(CONSTRAINTS) --editable '.[dev]'
+	@touch $(STAMP)
+
+# Debian packages of the real components the stand-ins and tests run.
+system-deps:
+	@bash scripts/system-deps.sh
+
+standins: install system-deps
+	@$(BIN)/python -m sandbox.standins start --state $(STATE)
+
+stop:
+	@test ! -x $(BIN)/python || $(BIN)/python -m sandbox.standins stop --state $(STATE)
+
+demo: install system-deps
+	@$(BIN)/python -m sandbox.demo --state $(STATE)/demo
+
+test: install system-deps
+	@bash scripts/run-tests.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install system-deps
+	@$(BIN)/python -m bench --state $(STATE)/bench
+
+ui: install system-deps
+	@bash scripts/ui.sh $(STATE)/demo
+
+# Re-resolve the pinned set (needs the package index); review the diff.
+constraints:
+	rm -rf /tmp/qw-constraints && $(PY) -m venv /tmp/qw-constraints
+	/tmp/qw-constraints/bin/pip install --quiet '.[dev]'
+	/tmp/qw-constraints/bin/pip freeze --exclude qianwei-credit-exchange | sort -f > /tmp/qw-freeze.txt
+	{ sed -n '/^#/p' $(CONSTRAINTS); cat /tmp/qw-freeze.txt; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
+clean: stop
+	rm -rf $(STATE)

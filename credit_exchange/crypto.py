@@ -1,0 +1,95 @@
+"""Personal data at rest: field encryption and keyed subject hashes, from the ``pii_key`` connection."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from credit_exchange.fields import FIELDS
+
+_PREFIX = "enc:v1:"
+
+
+class PiiKeyMissing(RuntimeError):
+    """The pii_key secret is not configured: the hub refuses to take personal data."""
+
+
+class PiiVault:
+    """Encrypts PII fields of records and derives keyed hashes of ID numbers."""
+
+    def __init__(self, key: str) -> None:
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError) as exc:
+            raise PiiKeyMissing("pii_key 必须是 32 字节的 URL 安全 base64 (pii_key must be 32 bytes, URL-safe base64)") from exc
+        if len(raw) != 32:
+            raise PiiKeyMissing("pii_key 必须是 32 字节的 URL 安全 base64 (pii_key must be 32 bytes, URL-safe base64)")
+        self._fernet = Fernet(key.encode("ascii"))
+        # A separate key for hashing, so the encryption key never doubles as a MAC key.
+        self._hmac_key = hashlib.sha256(b"qianwei-subject-key\x00" + raw).digest()
+        self._pii: dict[str, tuple[str, ...]] = {
+            rt: tuple(f.name for f in FIELDS.fields(rt) if f.pii) for rt in FIELDS.record_types()
+        }
+
+    @staticmethod
+    def generate_key() -> str:
+        return Fernet.generate_key().decode("ascii")
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str = "pii_key") -> PiiVault:
+        from credit_exchange.airflow_conn import get_connection
+
+        try:
+            conn = get_connection(conn_id)
+        except Exception as exc:  # the SDK raises its own not-found error types
+            raise PiiKeyMissing(
+                f"缺少连接 {conn_id}，拒绝接收个人信息 (connection {conn_id!r} is missing: the hub refuses personal data without it)"
+            ) from exc
+        if not conn.password:
+            raise PiiKeyMissing(f"连接 {conn_id} 没有密钥 (connection {conn_id!r} has no password)")
+        return cls(conn.password)
+
+    def encrypt(self, value: str) -> str:
+        return _PREFIX + self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, value: str) -> str:
+        if not value.startswith(_PREFIX):
+            return value
+        try:
+            return self._fernet.decrypt(value[len(_PREFIX):].encode("ascii")).decode("utf-8")
+        except InvalidToken as exc:
+            raise PiiKeyMissing("无法解密个人信息：pii_key 已更换？ (cannot decrypt personal data: was pii_key changed?)") from exc
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.decrypt(data)
+
+    def seal(self, record_type: str, data: dict[str, Any]) -> str:
+        """JSON text of ``data`` with its PII fields encrypted, for the store."""
+        fields = self._pii.get(record_type, ())
+        if any(isinstance(data.get(f), str) for f in fields):
+            data = dict(data)
+            for f in fields:
+                if isinstance(data.get(f), str):
+                    data[f] = self.encrypt(data[f])
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    def open(self, record_type: str, sealed: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(sealed)
+        for f in self._pii.get(record_type, ()):
+            value = data.get(f)
+            if isinstance(value, str):
+                data[f] = self.decrypt(value)
+        return data
+
+    def subject_hash(self, id_type: str, id_number: str) -> str:
+        """Keyed hash of a natural person's ID: the subject key (data-standard.md section 2)."""
+        msg = f"{id_type}\x00{id_number.strip().upper()}".encode()
+        return hmac.new(self._hmac_key, msg, hashlib.sha256).hexdigest()

@@ -1,0 +1,187 @@
+"""Mapping between national field codes / wire forms and canonical records.
+
+Driven by the field table (`fields.py`). Mapping never raises on bad data: a
+value that cannot be converted is kept as its original string so that the
+schema reports it with the field's name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from credit_exchange.fields import FIELDS, Field
+from credit_exchange.pii import mask_value
+
+_STATUS_FROM_WIRE = {"1": "有效", "2": "无效"}
+_STATUS_TO_WIRE = {v: k for k, v in _STATUS_FROM_WIRE.items()}
+_BOOL_FROM_WIRE = {"是": True, "否": False}
+
+# Plain decimals only: exponent forms (1e3) are refused, not silently accepted.
+_DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_INTEGER_RE = re.compile(r"^[+-]?\d+$")
+# National/XML dates: YYYY/MM/DD or YYYY-MM-DD (same separator twice).
+_DATE_RE = re.compile(r"^(\d{4})([/-])(\d{2})\2(\d{2})$")
+# The police CSV also writes 2026/3/1 and 2026年3月1日 (contracts.md 1.2).
+_CSV_DATE_RES = (
+    re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+)
+
+
+@dataclass(frozen=True)
+class MappedRecord:
+    """A canonical record and the source codes that matched no field."""
+
+    data: dict[str, Any]
+    unknown: list[str] = field(default_factory=list)
+
+
+def parse_number(s: str) -> int | float | str:
+    """Decimal text → int if integral else float; unparseable or lossy → the string itself."""
+    if not _DECIMAL_RE.match(s):
+        return s
+    try:
+        d = Decimal(s)
+    except InvalidOperation:
+        return s
+    if d == d.to_integral_value():
+        return int(d)
+    f = float(d)
+    # Never lose decimals: a value a double cannot carry exactly as written
+    # stays text and is reported by the schema.
+    if Decimal(repr(f)) != d:
+        return s
+    return f
+
+
+def _date_from_wire(s: str, csv: bool) -> str:
+    if csv:
+        for rx in _CSV_DATE_RES:
+            m = rx.match(s)
+            if m:
+                return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+        return s
+    m = _DATE_RE.match(s)
+    return f"{m.group(1)}-{m.group(3)}-{m.group(4)}" if m else s
+
+
+def _from_wire(f: Field, s: str, csv: bool) -> Any:
+    wire = f.wire
+    if wire == "date":
+        return _date_from_wire(s, csv)
+    if wire == "status_code":
+        return _STATUS_FROM_WIRE.get(s, s)
+    if wire == "list_semicolon":
+        return [part.strip() for part in s.split(";") if part.strip()]
+    if wire in ("amount_wan", "number"):
+        return parse_number(s)
+    if wire == "integer":
+        return int(s) if _INTEGER_RE.match(s) else s
+    if wire == "bool_shifou":
+        return _BOOL_FROM_WIRE.get(s, s)
+    return s
+
+
+def from_national(record_type: str, raw: Mapping[str, str | None]) -> MappedRecord:
+    """National codes and wire values (XML elements, CSV columns, pboc columns) → canonical record."""
+    by_code = FIELDS.by_code(record_type)
+    op = FIELDS.op_column(record_type)
+    csv = FIELDS.feed(record_type) == "csv"
+    data: dict[str, Any] = {}
+    unknown: list[str] = []
+    for code, value in raw.items():
+        f = by_code.get(code)
+        if f is None:
+            if op is None or code != op.code:
+                unknown.append(code)
+            continue
+        if value is None:
+            continue
+        s = value.strip()
+        if not s:
+            continue
+        converted = _from_wire(f, s, csv)
+        if converted == []:
+            continue
+        data[f.name] = converted
+    return MappedRecord(data, unknown)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        items = [_clean(v) for v in value]
+        return [v for v in items if v != "" and v is not None]
+    return value
+
+
+def from_canonical_json(record_type: str, obj: Mapping[str, Any]) -> MappedRecord:
+    """A JSON API item with canonical names → canonical record (trimmed, empty strings dropped).
+
+    The caller removes the feed's envelope keys (id, version, updated_at,
+    deleted) first; any other key that is not a field is listed in `unknown`
+    and left out of `data`.
+    """
+    by_name = FIELDS.by_name(record_type)
+    data: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key, value in obj.items():
+        if key not in by_name:
+            unknown.append(key)
+            continue
+        v = _clean(value)
+        if v is None or v == "":
+            continue
+        data[key] = v
+    return MappedRecord(data, unknown)
+
+
+def format_decimal(value: int | float | Decimal) -> str:
+    """A number as plain decimal text, never with an exponent (0.0000001, not 1e-07)."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not an amount")
+    d = value if isinstance(value, Decimal) else Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _to_wire(f: Field, value: Any) -> str:
+    wire = f.wire
+    if wire == "date" and isinstance(value, str) and len(value) == 10:
+        return value.replace("-", "/")
+    if wire == "status_code":
+        return _STATUS_TO_WIRE.get(value, str(value))
+    if wire == "list_semicolon" and isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    if wire in ("amount_wan", "number") and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return format_decimal(value)
+    if wire == "bool_shifou" and isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def to_national(record_type: str, data: Mapping[str, Any], *, mask_pii: bool = True) -> list[tuple[str, str]]:
+    """Canonical record → (national code, wire value) pairs in the standard's order, empty omitted.
+
+    For the city XML writer; personal data is masked unless `mask_pii` is False
+    (the city platform always gets masked values, contracts.md 2.2).
+    """
+    out: list[tuple[str, str]] = []
+    for f in FIELDS.fields(record_type):
+        value = data.get(f.name)
+        if value is None or value == "" or value == []:
+            continue
+        if mask_pii and f.pii:
+            value = mask_value(f.wire, value)
+        text = _to_wire(f, value)
+        if text:
+            out.append((f.code, text))
+    return out

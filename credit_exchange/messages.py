@@ -1,0 +1,64 @@
+"""User-facing messages, one place: Chinese with an English gloss, saying what to do.
+
+Keyed by rule code; used by the validator and (later) for file-level errors
+in receipts, the UI and alerts. Add new codes to `MESSAGES`.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from credit_exchange.pii import mask_text
+
+MESSAGES: dict[str, str] = {
+    # --- field rules (validation.py) ---
+    "required": "{label}为必填项，请补充 (required field {field} is missing: fill it in)",
+    "empty": "{label}不能为空字符串，请填写或删除该字段 (empty value: give a value or leave the field out)",
+    "enum": "{label}的取值不在允许范围内，应为：{allowed} (value not allowed: use one of the listed values)",
+    "max_length": "{label}超过{max}个字符，请缩短 (longer than {max} characters: shorten it)",
+    "type": "{label}的数据类型错误，应为{expected_zh} (wrong type, expected {expected}: correct the value)",
+    "minimum": "{label}不能小于{min} (below the minimum {min}: correct the value)",
+    "maximum": "{label}不能大于{max} (above the maximum {max}: correct the value)",
+    "pattern": "{label}格式不正确{hint} (wrong format: correct the value)",
+    "empty_list": "{label}至少应填写一项 (empty list: give at least one entry)",
+    "duplicate_items": "{label}含有重复项，请去重 (duplicate entries: remove the repeats)",
+    "not_allowed": "{label}在此情况下不应填写{hint} (not allowed here: remove it)",
+    "unknown_field": "未知字段“{field}”，请只使用数据标准规定的字段 (unknown field: use only the fields of the data standard)",
+    "not_empty": "{label}应为空 (must be empty for this operation: remove its content)",
+    "invalid": "{label}不符合数据标准 (does not conform to the data standard: check the value)",
+    # --- formats ---
+    "format_date": "{label}不是有效日期，应为YYYY-MM-DD格式的真实日期 (not a valid date: use a real date as YYYY-MM-DD)",
+    "format_datetime": "{label}不是有效时间，应为带时区的ISO 8601时间 (not a valid timestamp: use ISO 8601 with offset)",
+    "format_url": "{label}不是有效的http(s)网址 (not an http(s) URL: give the full address starting with http:// or https://)",
+    "format_phone": "{label}应为11位手机号码或带区号的固定电话 (not a phone number: give an 11-digit mobile or an area-code number)",
+    "uscc_length": "统一社会信用代码应为18位 (USCC must have 18 characters: check the code)",
+    "uscc_charset": "统一社会信用代码含非法字符：只允许数字和大写字母（不含I、O、S、V、Z），小写字母无效 (invalid characters: digits and upper-case letters except I, O, S, V, Z only; lower case is an error)",
+    "uscc_checksum": "统一社会信用代码校验位错误 (check digit wrong: check the code with the registering authority)",
+    "uscc_org_code": "统一社会信用代码第9-17位（组织机构代码）校验位错误 (check character of the organisation code at positions 9-17 wrong: check the code)",
+    "uscc_placeholder": "占位统一社会信用代码00000000000000000X只能用于无统一社会信用代码的个体工商户，且须同时填写工商注册号 (placeholder USCC only for an individual business without a USCC, together with its business registration number)",
+    "org_code_format": "组织机构代码格式错误，应为8位数字或大写字母加1位校验码（XXXXXXXX-C） (wrong format: 8 digits or upper-case letters and a check character)",
+    "org_code_checksum": "组织机构代码校验码错误 (check character wrong: check the code)",
+    "id_number_format": "身份证号码应为17位数字加1位校验码（数字或大写X） (wrong format: 17 digits and a check character 0-9 or upper-case X)",
+    "id_number_15": "不接受15位身份证号码，请提供18位号码 (15-digit ID numbers are not accepted: give the 18-digit number)",
+    "id_number_checksum": "身份证号码校验码错误 (check character wrong: check the number)",
+    "id_number_birthdate": "身份证号码中的出生日期无效或晚于当天 (birth date in the ID number is not a real date or is in the future: check the number)",
+    # --- extra rules (cross-field, run date) ---
+    "date_future": "{label}不能晚于当天{today} (date in the future: check the date)",
+    "date_order": "{label}不能早于{other_label} (must not be before {other}: check both dates)",
+    "amount_decimals": "{label}最多保留6位小数（单位万元） (more than 6 decimals: round to 6 decimals of 10,000 yuan)",
+}
+
+_FORMATTER = string.Formatter()
+
+
+def message(code: str, **params: Any) -> str:
+    """The message for a rule code, filled with params; personal data masked.
+
+    Unknown codes fall back to `invalid`; missing params render as empty text.
+    """
+    template = MESSAGES.get(code, MESSAGES["invalid"])
+    values = {name: params.get(name, "") for _, name, _, _ in _FORMATTER.parse(template) if name}
+    if not values.get("label") and "label" in values:
+        values["label"] = params.get("field") or "该值"
+    return mask_text(template.format(**{k: "" if v is None else v for k, v in values.items()}))

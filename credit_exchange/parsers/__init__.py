@@ -1,0 +1,28 @@
+"""Parsers by format behind one small interface: ``parse(stream, feed, file_name) -> Iterator[SourceRecord]``.
+
+A parser never opens a connection; it reads a binary stream and yields
+records in canonical form (mapped through the field table), each with the
+structural problems it found. A problem with the file as a whole raises
+``FileRejected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from credit_exchange.config import Feed
+from credit_exchange.parsers.base import FileRejected, SourceRecord
+
+Parser = Callable[[BinaryIO, Feed, str], Iterator[SourceRecord]]
+
+
+def get_parser(name: str) -> Parser:
+    if name == "market_xml":
+        from credit_exchange.parsers.market_xml import parse
+
+        return parse
+    raise KeyError(f"no parser named {name!r}")
+
+
+__all__ = ["FileRejected", "Parser", "SourceRecord", "get_parser"]

@@ -1,0 +1,193 @@
+"""The hub's own store: what was received, taken, merged and pushed.
+
+Every table is append-mostly and keyed so that a replayed run finds what an
+earlier one did. Personal data never lands here in clear text: record bodies
+are stored with their PII fields encrypted (see ``credit_exchange.crypto``) and
+batch bodies for the county platform are encrypted whole.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ReceivedFile(Base):
+    """One file taken from a department (the ledger of what was taken)."""
+
+    __tablename__ = "received_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # processing -> accepted | partially_accepted | rejected
+    status: Mapped[str] = mapped_column(String(32), default="processing")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # where the file now lies on its server: archive/... or quarantine/...
+    stored_path: Mapped[str | None] = mapped_column(String(512))
+    # set once the file was moved and its receipt written
+    finished: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    stale: Mapped[int] = mapped_column(Integer, default=0)
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (Index("ix_received_files_dept_name", "department", "name", "sha256"),)
+
+
+class Delivery(Base):
+    """One record as a department delivered it, with its outcome."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("received_files.id"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    position: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    department: Mapped[str] = mapped_column(String(32))
+    record_type: Mapped[str] = mapped_column(String(64))
+    dept_record_id: Mapped[str | None] = mapped_column(String(128))
+    dept_version: Mapped[int | None] = mapped_column(Integer)
+    op: Mapped[str | None] = mapped_column(String(16))
+    # accepted | unchanged | stale | rejected
+    outcome: Mapped[str] = mapped_column(String(16))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    data_enc: Mapped[str | None] = mapped_column(Text)
+    merged: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_deliveries_unmerged", "outcome", "merged"),)
+
+
+class Reject(Base):
+    """Why a record (or a whole file, delivery_id empty) was refused."""
+
+    __tablename__ = "rejects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("received_files.id"), index=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    position: Mapped[str] = mapped_column(String(64))
+    dept_record_id: Mapped[str | None] = mapped_column(String(128))
+    field: Mapped[str | None] = mapped_column(String(128))
+    field_code: Mapped[str | None] = mapped_column(String(128))
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class SourceState(Base):
+    """The newest delivery taken per record: decides accepted / unchanged / stale."""
+
+    __tablename__ = "source_state"
+    record_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    dept_version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    op: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[int] = mapped_column(Integer)
+
+
+class Record(Base):
+    """The merged, current state of a record in the hub."""
+
+    __tablename__ = "records"
+    record_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    department: Mapped[str] = mapped_column(String(32))
+    record_type: Mapped[str] = mapped_column(String(64), index=True)
+    hub_version: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data_enc: Mapped[str] = mapped_column(Text)
+    subject_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    subject_kind: Mapped[str | None] = mapped_column(String(32))
+    subject_name: Mapped[str | None] = mapped_column(String(255))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecordVersion(Base):
+    """Every hub version of every record, with the delivery it came from."""
+
+    __tablename__ = "record_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(255))
+    hub_version: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data_enc: Mapped[str] = mapped_column(Text)
+    # the subject as the county platform wants it (JSON, a person's ID number encrypted)
+    subject_enc: Mapped[str] = mapped_column(Text)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("record_id", "hub_version", name="uq_record_versions_id_version"),)
+
+
+class OutboxItem(Base):
+    """A record version owed to a platform, and what became of it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(255))
+    hub_version: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(16))
+    # pending -> batched -> done | failed ; superseded when a newer version is owed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    batch_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    result: Mapped[str | None] = mapped_column(String(16))
+    result_code: Mapped[str | None] = mapped_column(String(64))
+    result_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("platform", "record_id", "hub_version", name="uq_outbox_platform_record_version"),
+        Index("ix_outbox_platform_status", "platform", "status"),
+    )
+
+
+class Batch(Base):
+    """A batch as sent to a platform; its body is kept (encrypted) so a resend is byte-identical."""
+
+    __tablename__ = "batches"
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    # prepared -> done | failed ; attempts counts sends
+    status: Mapped[str] = mapped_column(String(16), default="prepared")
+    record_count: Mapped[int] = mapped_column(Integer)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Receipt(Base):
+    """The receipt (回执) written back for a received file."""
+
+    __tablename__ = "receipts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("received_files.id"), unique=True)
+    department: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    written_to: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,40 @@
+"""
+### push_county — 推送县社会信用信息平台 (push to the county credit platform)
+
+Sends every owed record version to the county platform (connection
+`county_platform`) in signed batches of at most 500 records / 4 MiB. A batch is
+stored before it is sent and resent byte for byte, under the same batch id,
+until its answer is recorded: the platform sees each version once in effect.
+
+A failed run shows red with the batch ids that are still owed; they are resent
+on the next run or retry.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from credit_exchange.schedule import NETWORK_RETRIES, RECORD_VERSIONS, START
+
+
+@dag(
+    dag_id="push_county",
+    schedule=[RECORD_VERSIONS],
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=NETWORK_RETRIES,
+    doc_md=__doc__,
+    tags=["qianwei", "push", "county"],
+)
+def push_county() -> None:
+    @task(task_id="push_county_batches")
+    def push(**context) -> dict:
+        from credit_exchange.tasks import push_county as run
+
+        return run(context)
+
+    push()
+
+
+push_county()

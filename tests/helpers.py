@@ -1,0 +1,28 @@
+"""Helpers shared by tests (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+COUNTY_KEY, COUNTY_SECRET = "qw-test-key", "qw-test-secret-0123456789abcdef"
+
+
+def as_conn(conn: dict[str, Any], conn_id: str) -> SimpleNamespace:
+    """An Airflow-connection-like object from the JSON form."""
+    return SimpleNamespace(conn_id=conn_id, conn_type=conn.get("conn_type"), host=conn.get("host"),
+                           port=conn.get("port"), login=conn.get("login"), password=conn.get("password"),
+                           schema=conn.get("schema"), extra_dejson=conn.get("extra", {}))
+
+
+def county_conn(server: Any) -> dict[str, Any]:
+    return {"conn_type": "http", "host": server.url,
+            "extra": {"app_key": COUNTY_KEY, "app_secret": COUNTY_SECRET, "timeout": 10}}
+
+
+def connection_env(**conns: dict[str, Any]) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` variables in Airflow's JSON form."""
+    return {f"AIRFLOW_CONN_{k.upper()}": json.dumps(v, ensure_ascii=False) for k, v in conns.items()}

@@ -1,0 +1,110 @@
+"""The market XML parser: mapping, structure checks, and hostile documents."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import pytest
+
+from credit_exchange import config
+from credit_exchange.parsers import FileRejected, get_parser
+from credit_exchange.timeutil import LOCAL
+from sandbox.market_files import XmlRecord, good_records, market_xml
+
+TODAY = date(2026, 11, 28)
+AT = datetime(2026, 11, 28, 23, 10, tzinfo=LOCAL)
+NAME = "MARKET_PENALTY_20261128_001.xml"
+
+
+def parse(body: bytes, name: str = NAME) -> list:
+    return list(get_parser("market_xml")(io.BytesIO(body), config.feed("market"), name))
+
+
+def test_records_are_mapped_to_canonical_fields() -> None:
+    recs = good_records("PENALTY", TODAY, 3)
+    out = parse(market_xml("PENALTY", recs, AT))
+    assert [r.dept_record_id for r in out] == [r.id for r in recs]
+    assert [r.position for r in out] == ["record 1", "record 2", "record 3"]
+    assert all(r.op == "upsert" and r.dept_version == 1 and not r.problems for r in out)
+    # The round trip through the national forms gives back the canonical record.
+    assert out[0].data == recs[0].data
+    assert isinstance(out[0].data["penalty_categories"], list)
+
+
+def test_delete_records_carry_no_fields() -> None:
+    out = parse(market_xml("PENALTY", [XmlRecord(id="SCJG-CF-2025-000777", version=3, op="delete")], AT))
+    assert (out[0].op, out[0].dept_version, out[0].data, out[0].problems) == ("delete", 3, {}, [])
+
+
+@pytest.mark.parametrize(("attrs", "code"), [
+    ('op="upsert" version="1"', "record_id_missing"),
+    ('op="upsert" id="X-1" version="0"', "record_version"),
+    ('op="upsert" id="X-1" version="v2"', "record_version"),
+    ('op="replace" id="X-1" version="1"', "record_op"),
+])
+def test_record_attributes_are_checked(attrs: str, code: str) -> None:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?><CreditData xmlns="urn:qianwei:market:credit:1" '
+            f'kind="PENALTY" generatedAt="2026-11-28T23:10:00+08:00" recordCount="1"><Record {attrs}/></CreditData>')
+    (rec,) = parse(body.encode())
+    assert code in {p.code for p in rec.problems}
+
+
+def test_unknown_element_is_a_record_problem() -> None:
+    recs = good_records("PENALTY", TODAY, 1)
+    body = market_xml("PENALTY", recs, AT).replace(b"</Record>", b"<CF_NOT_A_FIELD>x</CF_NOT_A_FIELD></Record>")
+    (rec,) = parse(body)
+    assert [p.code for p in rec.problems] == ["unknown_field"]
+    assert rec.problems[0].field_code == "CF_NOT_A_FIELD"
+
+
+@pytest.mark.parametrize(("mutate", "code"), [
+    (lambda b: b.replace(b'recordCount="2"', b'recordCount="3"'), "record_count_mismatch"),
+    (lambda b: b.replace(b' recordCount="2"', b""), "record_count_missing"),
+    (lambda b: b.replace(b'kind="PENALTY"', b'kind="LICENSE"'), "xml_kind_mismatch"),
+    (lambda b: b.replace(b"urn:qianwei:market:credit:1", b"urn:other"), "xml_root"),
+    (lambda b: b[: len(b) // 2], "xml_not_well_formed"),
+    (lambda b: b"", "xml_not_well_formed"),
+])
+def test_whole_file_problems(mutate, code: str) -> None:
+    body = mutate(market_xml("PENALTY", good_records("PENALTY", TODAY, 2), AT))
+    with pytest.raises(FileRejected) as err:
+        parse(body)
+    assert err.value.code == code
+    assert "(" in err.value.message  # Chinese with an English gloss
+
+
+def test_doctype_is_refused_and_entities_are_never_expanded(tmp_path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE CreditData [<!ENTITY x SYSTEM "file://{secret}">]>\n'
+            '<CreditData xmlns="urn:qianwei:market:credit:1" kind="PENALTY" generatedAt="2026-11-28T23:10:00+08:00" '
+            'recordCount="1"><Record op="upsert" id="A" version="1"><CF_XDR_MC>&x;</CF_XDR_MC></Record></CreditData>')
+    with pytest.raises(FileRejected) as err:
+        parse(body.encode())
+    assert err.value.code == "xml_doctype"
+    assert "TOP-SECRET" not in str(err.value)
+
+
+def test_billion_laughs_is_refused_quickly() -> None:
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    body = (f'<?xml version="1.0"?><!DOCTYPE CreditData [<!ENTITY l0 "lol">{lol}]>'
+            '<CreditData xmlns="urn:qianwei:market:credit:1" kind="PENALTY" recordCount="1">'
+            '<Record op="upsert" id="A" version="1"><CF_XDR_MC>&l9;</CF_XDR_MC></Record></CreditData>')
+    with pytest.raises(FileRejected) as err:
+        parse(body.encode())
+    assert err.value.code == "xml_doctype"
+
+
+def test_non_utf8_declaration_is_refused() -> None:
+    body = market_xml("PENALTY", good_records("PENALTY", TODAY, 1), AT).decode("utf-8")
+    body = body.replace('encoding="UTF-8"', 'encoding="GB18030"').encode("gb18030")
+    with pytest.raises(FileRejected) as err:
+        parse(body)
+    assert err.value.code == "xml_encoding"
+
+
+def test_file_name_must_match_the_contract() -> None:
+    with pytest.raises(FileRejected) as err:
+        parse(market_xml("PENALTY", [], AT), name="market-penalties.xml")
+    assert err.value.code == "file_name"
