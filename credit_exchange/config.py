@@ -39,6 +39,14 @@ class RejectThreshold:
             return True
         return self.share is not None and total > 0 and rejected / total > self.share
 
+    def describe(self) -> str:
+        parts = []
+        if self.count is not None:
+            parts.append(f"{self.count} 条 (records)")
+        if self.share is not None:
+            parts.append(f"{self.share:.0%}")
+        return " / ".join(parts)
+
 
 @dataclass(frozen=True)
 class Feed:

@@ -11,28 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, BinaryIO, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from credit_exchange import receipts
-from credit_exchange.canonical import EMPTY_HASH, content_hash
 from credit_exchange.config import Feed
 from credit_exchange.crypto import PiiVault
-from credit_exchange.messages import message
-from credit_exchange.parsers import FileRejected, SourceRecord, get_parser
-from credit_exchange.store import Delivery, Receipt, ReceivedFile, Reject, SourceState, Store
-from credit_exchange.store.upsert import upsert
+from credit_exchange.intake import RecordIntake, chunked
+from credit_exchange.parsers import FileRejected, get_parser
+from credit_exchange.store import Receipt, ReceivedFile, Reject, Store
 from credit_exchange.timeutil import local, now_local
 from credit_exchange.validation import RecordValidator, get_validator
 
 log = logging.getLogger(__name__)
 
-CHUNK = 2000
 
 
 class Inbox(Protocol):
@@ -96,17 +92,6 @@ class HashingReader:
     def drain(self) -> None:
         while self.read(1 << 20):
             pass
-
-
-def _chunks(items: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
-    chunk: list[SourceRecord] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class InboxIngest:
@@ -208,95 +193,25 @@ class InboxIngest:
         self._finish(file_id)
 
     def _take_records(self, s: Session, file_id: int, name: str, reader: HashingReader) -> None:
-        counts = receipts.Counts()
-        errors = receipts.ReceiptErrors()
-        state: dict[str, tuple[int, str, str]] = {}
-        for chunk in _chunks(self.parser(reader, self.feed, name), CHUNK):  # type: ignore[arg-type]
-            self._take_chunk(s, file_id, chunk, state, counts, errors)
+        intake = RecordIntake(s, self.feed.department, file_id, self.vault, self.validator)
+        for chunk in chunked(self.parser(reader, self.feed, name)):  # type: ignore[arg-type]
+            intake.take(chunk)
         reader.drain()
+        counts = intake.counts
         if self.feed.reject_threshold.exceeded(counts.rejected, counts.total):
             raise FileRejected("reject_threshold", rejected=counts.rejected, total=counts.total,
-                               limit=_describe_threshold(self.feed))
+                               limit=self.feed.reject_threshold.describe())
         sha = reader.sha256.hexdigest()
         processed = now_local()
         row = s.get(ReceivedFile, file_id)
         assert row is not None
-        receipt = receipts.build(name, sha, local(row.received_at), processed, counts, errors, refused_whole=False)
+        receipt = receipts.build(name, sha, local(row.received_at), processed, counts, intake.errors,
+                                 refused_whole=False)
         s.execute(update(ReceivedFile).where(ReceivedFile.id == file_id).values(
             sha256=sha, size=reader.size, status=receipt["status"], processed_at=processed,
             **counts.as_dict()))
         s.add(Receipt(file_id=file_id, department=self.feed.department, status=receipt["status"],
                       body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
-
-    def _take_chunk(self, s: Session, file_id: int, chunk: list[SourceRecord],
-                    state: dict[str, tuple[int, str, str]], counts: receipts.Counts,
-                    errors: receipts.ReceiptErrors) -> None:
-        dept = self.feed.department
-        # Validate every upsert without structural problems in one call (the fast path).
-        to_check = [r for r in chunk if r.op == "upsert" and not r.problems]
-        by_type: dict[str, list[SourceRecord]] = {}
-        for r in to_check:
-            by_type.setdefault(r.record_type, []).append(r)
-        for record_type, recs in by_type.items():
-            for r, problems in zip(recs, self.validator.check_many(record_type, [r.data for r in recs]), strict=True):
-                r.problems.extend(problems)
-
-        ids = {self._record_id(r) for r in chunk if r.dept_record_id} - state.keys()
-        if ids:
-            for row in s.execute(select(SourceState.record_id, SourceState.dept_version, SourceState.content_hash,
-                                        SourceState.op).where(SourceState.record_id.in_(ids))):
-                state[row[0]] = (row[1], row[2], row[3])
-
-        rows: list[dict[str, Any]] = []
-        for r in chunk:
-            counts.total += 1
-            rid = self._record_id(r) if r.dept_record_id else None
-            outcome, digest = "rejected", None
-            if not r.problems and rid is not None and r.dept_version is not None and r.op is not None:
-                digest = content_hash(r.data) if r.op == "upsert" else EMPTY_HASH
-                prev = state.get(rid)
-                if prev is None:
-                    outcome = "accepted"
-                elif r.dept_version < prev[0]:
-                    outcome = "stale"
-                    errors.add(r.position, r.dept_record_id, "", "", "stale_version",
-                               message("stale_version", version=r.dept_version, held=prev[0]))
-                elif (digest, r.op) == (prev[1], prev[2]):
-                    outcome = "unchanged"
-                elif r.dept_version == prev[0]:
-                    r.problems.append(_version_conflict(r.dept_version))
-                else:
-                    outcome = "accepted"
-                if outcome in {"accepted", "unchanged"} and (prev is None or r.dept_version >= prev[0]):
-                    state[rid] = (r.dept_version, digest, r.op)
-            setattr(counts, outcome, getattr(counts, outcome) + 1)
-            for p in r.problems:
-                errors.add(r.position, r.dept_record_id, p.label, p.field_code, p.code, p.message)
-            keep_data = outcome in {"accepted", "rejected"} and r.data
-            rows.append({
-                "file_id": file_id, "ordinal": r.ordinal, "position": r.position, "record_id": rid,
-                "department": dept, "record_type": r.record_type, "dept_record_id": r.dept_record_id,
-                "dept_version": r.dept_version, "op": r.op, "outcome": outcome, "content_hash": digest,
-                "data_enc": self.vault.seal(r.record_type, r.data) if keep_data else None, "merged": False,
-            })
-        ids_out = s.execute(insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), rows).scalars().all()
-        reject_rows = [
-            {"file_id": file_id, "delivery_id": did, "position": r.position, "dept_record_id": r.dept_record_id,
-             "field": p.label or None, "field_code": p.field_code or None, "code": p.code, "message": p.message}
-            for r, did in zip(chunk, ids_out, strict=True) for p in r.problems
-        ]
-        if reject_rows:
-            s.execute(insert(Reject), reject_rows)
-        touched = {self._record_id(r): did for r, did, row in zip(chunk, ids_out, rows, strict=True)
-                   if row["outcome"] in {"accepted", "unchanged"}}
-        if touched:
-            upsert(s, SourceState, [
-                {"record_id": rid, "dept_version": state[rid][0], "content_hash": state[rid][1],
-                 "op": state[rid][2], "delivery_id": did} for rid, did in touched.items()
-            ], key=["record_id"])
-
-    def _record_id(self, r: SourceRecord) -> str:
-        return f"{self.feed.department}:{r.record_type}:{r.dept_record_id}"
 
     def _refuse_whole(self, file_id: int, name: str, sha: str | None, exc: FileRejected) -> None:
         log.warning("%s: refused whole: %s", name, exc.code)
@@ -341,19 +256,3 @@ class InboxIngest:
                 stored_path=target, receipt_path=receipt_path, error_code=row.error_code))
             log.info("%s: %s (%d accepted, %d rejected, %d unchanged, %d stale) -> %s",
                      row.name, row.status, row.accepted, row.rejected, row.unchanged, row.stale, target)
-
-
-def _version_conflict(version: int) -> Any:
-    from credit_exchange.parsers.base import record_problem
-
-    return record_problem("version_conflict", version=version)
-
-
-def _describe_threshold(feed: Feed) -> str:
-    thr = feed.reject_threshold
-    parts = []
-    if thr.count is not None:
-        parts.append(f"{thr.count} 条 (records)")
-    if thr.share is not None:
-        parts.append(f"{thr.share:.0%}")
-    return " / ".join(parts)

@@ -47,6 +47,26 @@ MESSAGES: dict[str, str] = {
     "date_future": "{label}不能晚于当天{today} (date in the future: check the date)",
     "date_order": "{label}不能早于{other_label} (must not be before {other}: check both dates)",
     "amount_decimals": "{label}最多保留6位小数（单位万元） (more than 6 decimals: round to 6 decimals of 10,000 yuan)",
+    # --- record structure (parsers, intake) ---
+    "record_id_missing": "记录缺少部门记录编号 (the record has no id: give the department's record id)",
+    "record_id_too_long": "部门记录编号超过128个字符 (record id longer than 128 characters: shorten it)",
+    "record_version": "记录版本号“{value}”无效，应为正整数 (version {value!r} is not a positive whole number: correct it)",
+    "record_op": "记录操作“{value}”无效，应为upsert或delete (operation {value!r} is neither upsert nor delete: correct it)",
+    "duplicate_field": "字段{label}重复出现，只能出现一次 (field given twice: keep one)",
+    "stale_version": "版本{version}低于已接收的版本{held}，已忽略 (version {version} is older than version {held} already taken: ignored; send the newest version)",
+    "version_conflict": "版本{version}已接收但内容不同：内容变更时版本号须加一 (version {version} was taken before with other content: raise the version with every change)",
+    # --- whole files (receipts: position "file") ---
+    "file_name": "文件名“{name}”不符合约定格式，文件未处理 (file name does not follow the agreed pattern: rename it and send it again)",
+    "file_too_large": "文件大小{size}字节超过上限{limit}字节 (file larger than the limit: split it and send the parts)",
+    "xml_not_well_formed": "XML格式错误，文件可能不完整：{detail} (the XML is not well formed, the file may be incomplete: send it again)",
+    "xml_doctype": "文件含有DOCTYPE或实体声明，出于安全原因整个文件被拒 (the file carries a DOCTYPE or entity declarations, refused for safety: send it without them)",
+    "xml_encoding": "文件编码为{encoding}，应为UTF-8 (the file is encoded as {encoding}; it must be UTF-8: convert and send it again)",
+    "xml_root": "根元素不是约定的CreditData（命名空间urn:qianwei:market:credit:1） (root element is not the agreed CreditData: check the file format)",
+    "xml_kind_mismatch": "文件声明的类型{declared}与文件名中的类型{expected}不一致 (kind {declared!r} does not match the file name's {expected!r}: correct one of them)",
+    "xml_unexpected_element": "CreditData下出现非Record元素{element} (unexpected element {element} under CreditData: only Record elements are allowed)",
+    "record_count_missing": "文件缺少recordCount属性 (recordCount attribute missing: add the number of records)",
+    "record_count_mismatch": "recordCount为{declared}，实际记录数为{found}，文件可能被截断或篡改，整个文件被拒 (declared {declared} records, found {found}: the file may be truncated or altered; send it again)",
+    "reject_threshold": "错误记录{rejected}条（共{total}条），超过上限{limit}，整个文件被拒 ({rejected} of {total} records are wrong, over the limit {limit}: the whole file is refused; correct and send it again)",
 }
 
 _FORMATTER = string.Formatter()

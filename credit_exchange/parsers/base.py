@@ -35,4 +35,5 @@ class FileRejected(Exception):
 
 def record_problem(code: str, field_name: str = "", label: str = "", field_code: str = "", **params: Any) -> Problem:
     """A structural problem of a record found by a parser (not by the schema)."""
-    return Problem(field=field_name, field_code=field_code, label=label, code=code, message=message(code, **params))
+    return Problem(field=field_name, field_code=field_code, label=label, code=code,
+                   message=message(code, label=label, **params))

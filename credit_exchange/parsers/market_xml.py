@@ -124,7 +124,7 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, codes: Mapping
     mapped = from_national(record_type, raw)
     rec.data = mapped.data
     for code in mapped.unknown:
-        rec.problems.append(record_problem("unknown_field", label=code, field_code=code, code_name=code))
+        rec.problems.append(record_problem("unknown_field", label=code, field_code=code, field=code))
     return rec
 
 
