@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from credit_exchange.fields import FIELDS
+from credit_exchange.fields import FIELDS, schema_type
 
 _PREFIX = "enc:v1:"
 
@@ -73,7 +73,7 @@ class PiiVault:
 
     def seal(self, record_type: str, data: dict[str, Any]) -> str:
         """JSON text of ``data`` with its PII fields encrypted, for the store."""
-        fields = self._pii.get(record_type, ())
+        fields = self._pii.get(schema_type(record_type), ())
         if any(isinstance(data.get(f), str) for f in fields):
             data = dict(data)
             for f in fields:
@@ -83,7 +83,7 @@ class PiiVault:
 
     def open(self, record_type: str, sealed: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(sealed)
-        for f in self._pii.get(record_type, ()):
+        for f in self._pii.get(schema_type(record_type), ()):
             value = data.get(f)
             if isinstance(value, str):
                 data[f] = self.decrypt(value)

@@ -134,3 +134,12 @@ class FieldTable:
 
 
 FIELDS = FieldTable()
+
+
+# Record types the hub pushes under their own name but that share a schema and field table.
+SHARED_SCHEMA = {"redlist": "list_entry", "blacklist": "list_entry"}
+
+
+def schema_type(record_type: str) -> str:
+    """The schema / field-table name of a record type (``redlist`` and ``blacklist`` are list entries)."""
+    return SHARED_SCHEMA.get(record_type, record_type)

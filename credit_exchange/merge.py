@@ -12,20 +12,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from credit_exchange import publication
 from credit_exchange.canonical import EMPTY_HASH, content_hash
 from credit_exchange.crypto import PiiVault
-from credit_exchange.store import Delivery, OutboxItem, Record, RecordVersion, Store
-from credit_exchange.store.upsert import upsert
+from credit_exchange.store import Delivery, Record, RecordVersion, Store
 from credit_exchange.subjects import subject_of
 from credit_exchange.timeutil import now_local
+from credit_exchange.versioning import write_versions
 
 log = logging.getLogger(__name__)
 CHUNK = 2000
-PLATFORMS_FOR_ALL = ("county",)
 
 
 @dataclass
@@ -86,22 +85,12 @@ def merge_pending(store: Store, vault: PiiVault) -> MergeSummary:
                     "record_id": rid, "department": d.department, "record_type": d.record_type,
                     "hub_version": version, "op": d.op, "content_hash": digest, "data_enc": sealed,
                     "subject_key": who[0], "subject_kind": who[1], "subject_name": who[2],
-                    "delivery_id": d.id, "updated_at": now, "subject_enc": sealed_subject,
+                    "delivery_id": d.id, "subject_enc": sealed_subject,
                 }
                 records[rid] = row
                 versions.append(row)
                 summary.new_versions += 1
-            if versions:
-                s.execute(insert(RecordVersion), [
-                    {"record_id": v["record_id"], "hub_version": v["hub_version"], "op": v["op"],
-                     "content_hash": v["content_hash"], "data_enc": v["data_enc"], "subject_enc": v["subject_enc"],
-                     "delivery_id": v["delivery_id"], "created_at": now} for v in versions])
-                upsert(s, Record, [{k: v for k, v in r.items() if k != "subject_enc"} for r in records.values()],
-                       key=["record_id"])
-                s.execute(insert(OutboxItem), [
-                    {"platform": p, "record_id": v["record_id"], "hub_version": v["hub_version"], "op": v["op"],
-                     "status": "pending", "created_at": now, "updated_at": now}
-                    for v in versions for p in PLATFORMS_FOR_ALL])
+            write_versions(s, versions, now)
             s.execute(update(Delivery).where(Delivery.id.in_([d.id for d in batch])).values(merged=True))
     log.info("merged %d deliveries: %d new versions (%d deletes), %d unchanged",
              summary.deliveries, summary.new_versions, summary.deletes, summary.unchanged)

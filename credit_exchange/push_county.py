@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 
 from credit_exchange.canonical import canonical_json
 from credit_exchange.crypto import PiiVault
-from credit_exchange.store import Batch, Delivery, OutboxItem, ReceivedFile, RecordVersion, Store
+from credit_exchange.store import Batch, Delivery, OutboxItem, ReceivedFile, Record, RecordVersion, Store
 from credit_exchange.subjects import Subject
 from credit_exchange.timeutil import local, now_local
 
@@ -124,25 +124,29 @@ class CountyPusher:
                   .values(status="superseded", updated_at=now_local()).execution_options(synchronize_session=False))
 
     def _payloads(self, s: Any, items: Sequence[OutboxItem]) -> list[dict[str, Any]]:
-        keys = [(i.record_id, i.hub_version) for i in items]
+        keys = {(i.record_id, i.hub_version) for i in items}
         rows = s.execute(
-            select(RecordVersion, Delivery, ReceivedFile)
-            .join(Delivery, Delivery.id == RecordVersion.delivery_id)
-            .join(ReceivedFile, ReceivedFile.id == Delivery.file_id)
+            select(RecordVersion, Record.record_type, Delivery, ReceivedFile)
+            .join(Record, Record.record_id == RecordVersion.record_id)
+            .outerjoin(Delivery, Delivery.id == RecordVersion.delivery_id)
+            .outerjoin(ReceivedFile, ReceivedFile.id == Delivery.file_id)
             .where(RecordVersion.record_id.in_({k[0] for k in keys}))
         ).all()
-        found = {(v.record_id, v.hub_version): (v, d, f) for v, d, f in rows}
+        found = {(v.record_id, v.hub_version): (v, rt, d, f) for v, rt, d, f in rows}
         out = []
         for item in items:
-            v, d, f = found[(item.record_id, item.hub_version)]
-            data = self.vault.open(d.record_type, v.data_enc)
-            subject = Subject.open(v.subject_enc, self.vault)
+            v, record_type, d, f = found[(item.record_id, item.hub_version)]
+            if d is not None:
+                lineage = {"department": d.department, "file": f.name, "position": d.position,
+                           "file_sha256": f.sha256,
+                           "received_at": local(f.received_at).isoformat(timespec="seconds")}
+            else:  # derived by the hub (credit profiles, list entries)
+                lineage = {"department": "hub", "derived_at": local(v.created_at).isoformat(timespec="seconds")}
             out.append({
-                "record_id": v.record_id, "record_type": d.record_type, "op": v.op,
+                "record_id": v.record_id, "record_type": record_type, "op": v.op,
                 "version": v.hub_version, "content_hash": v.content_hash,
-                "subject": subject.for_county(), "data": data,
-                "lineage": {"department": d.department, "file": f.name, "position": d.position,
-                            "file_sha256": f.sha256, "received_at": local(f.received_at).isoformat(timespec="seconds")},
+                "subject": Subject.open(v.subject_enc, self.vault).for_county(),
+                "data": self.vault.open(record_type, v.data_enc), "lineage": lineage,
             })
         return out
 

@@ -31,7 +31,7 @@ from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, NIGHTLY, START
 def ingest_market() -> None:
     @task(task_id="take_market_files")
     def take_files(**context) -> dict:
-        from credit_exchange.tasks import ingest_inbox
+        from credit_exchange.tasks.inbox import ingest_inbox
 
         return ingest_inbox("market", context)
 

@@ -29,7 +29,7 @@ from credit_exchange.schedule import DELIVERIES, RECORD_VERSIONS, START
 def merge_credit() -> None:
     @task(task_id="merge_deliveries", retries=2)
     def merge_deliveries(**context) -> dict:
-        from credit_exchange.tasks import merge
+        from credit_exchange.tasks.merge import merge
 
         return merge(context)
 

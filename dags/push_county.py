@@ -30,7 +30,7 @@ from credit_exchange.schedule import NETWORK_RETRIES, RECORD_VERSIONS, START
 def push_county() -> None:
     @task(task_id="push_county_batches")
     def push(**context) -> dict:
-        from credit_exchange.tasks import push_county as run
+        from credit_exchange.tasks.push_county import push_county as run
 
         return run(context)
 

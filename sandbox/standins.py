@@ -2,7 +2,11 @@
 
 ``python -m sandbox.standins start --state DIR`` starts (or finds running):
 - the inbox server: a real OpenSSH sshd on a loopback port (sandbox/sshd.py);
+- the PBoC outbox: another sshd, read-only for the hub;
+- the city platform's SFTP server: a third sshd (its receipts are written by
+  sandbox/city_platform.py);
 - the county platform sandbox (sandbox/county_platform.py), as a process;
+- the transport API sandbox (sandbox/transport_api.py), as a process;
 and writes ``DIR/env.sh`` with the Airflow settings and ``AIRFLOW_CONN_*``
 connections that point the hub at them (the only thing the hub needs).
 ``stop`` stops them by process id.
@@ -23,7 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sandbox.sshd import INBOX_FOLDERS, running_server, start_sshd, stop_pid_file
+from sandbox.sshd import CITY_FOLDERS, INBOX_FOLDERS, PBOC_FOLDERS, running_server, start_sshd, stop_pid_file
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -49,37 +53,52 @@ def _secrets(state: Path) -> dict[str, str]:
         from credit_exchange.crypto import PiiVault
 
         data = {"county_app_key": "qw-hub-" + secrets.token_hex(4), "county_app_secret": secrets.token_urlsafe(32),
+                "transport_app_key": "qw-hub-" + secrets.token_hex(4),
+                "transport_app_secret": secrets.token_urlsafe(32),
                 "pii_key": PiiVault.generate_key()}
         path.write_text(json.dumps(data))
         path.chmod(0o600)
     return data
 
 
-def _start_county(state: Path, creds: dict[str, str]) -> dict[str, Any]:
-    info_path = state / "county" / "server.json"
+def _start_process(state: Path, name: str, module: str, key: str, secret: str,
+                   args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Start (or find running) one HTTP sandbox as its own process; returns its pid and URL."""
+    folder = state / name
+    info_path = folder / "server.json"
     info = _json(info_path)
     if info and _alive(info["pid"]) and _http_ok(info["url"] + "/_sandbox/stats"):
         return info
-    (state / "county").mkdir(parents=True, exist_ok=True)
-    log = (state / "county" / "server.log").open("ab")
-    env = {**os.environ, "SANDBOX_APP_KEY": creds["county_app_key"], "SANDBOX_APP_SECRET": creds["county_app_secret"]}
+    folder.mkdir(parents=True, exist_ok=True)
+    log = (folder / "server.log").open("ab")
+    env = {**os.environ, "SANDBOX_APP_KEY": key, "SANDBOX_APP_SECRET": secret}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.county_platform", "--host", LOOPBACK, "--port", "0",
-         "--db", str(state / "county" / "platform.db")],
+        [sys.executable, "-m", module, "--host", LOOPBACK, "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=log, env=env, cwd=REPO, start_new_session=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("READY "):
         proc.kill()
-        raise RuntimeError(f"county platform sandbox did not start: {line!r}; see {state / 'county' / 'server.log'}")
+        raise RuntimeError(f"{name} sandbox did not start: {line!r}; see {folder / 'server.log'}")
     info = {"pid": proc.pid, "url": line.split(" ", 1)[1]}
     deadline = time.monotonic() + 15
     while not _http_ok(info["url"] + "/_sandbox/stats"):
         if time.monotonic() > deadline:
-            raise RuntimeError("county platform sandbox does not answer")
+            raise RuntimeError(f"{name} sandbox does not answer")
         time.sleep(0.05)
     info_path.write_text(json.dumps(info))
     return info
+
+
+def _stop_process(state: Path, name: str) -> None:
+    info = _json(state / name / "server.json")
+    if info and _alive(info["pid"]):
+        os.kill(info["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(info["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(info["pid"]):
+            os.kill(info["pid"], signal.SIGKILL)
 
 
 def _http_ok(url: str) -> bool:
@@ -96,12 +115,24 @@ def start(state: Path) -> dict[str, Any]:
     creds = _secrets(state)
     inbox = running_server(state / "inbox-sshd") or start_sshd(
         state / "inbox-sshd", state / "inbox-data", folders=INBOX_FOLDERS)
-    county = _start_county(state, creds)
+    pboc = running_server(state / "pboc-sshd") or start_sshd(
+        state / "pboc-sshd", state / "pboc-data", read_only=True, folders=PBOC_FOLDERS)
+    city = running_server(state / "city-sshd") or start_sshd(
+        state / "city-sshd", state / "city-data", folders=CITY_FOLDERS)
+    county = _start_process(state, "county", "sandbox.county_platform", creds["county_app_key"],
+                            creds["county_app_secret"], ("--db", str(state / "county" / "platform.db")))
+    transport = _start_process(state, "transport", "sandbox.transport_api", creds["transport_app_key"],
+                               creds["transport_app_secret"])
     connections = {
         "inbox_sftp": inbox.airflow_connection(),
+        "pboc_sftp": pboc.airflow_connection(),
+        "city_platform_sftp": city.airflow_connection(),
         "county_platform": {"conn_type": "http", "host": county["url"],
                             "extra": {"app_key": creds["county_app_key"], "app_secret": creds["county_app_secret"],
                                       "timeout": 30}},
+        "transport_api": {"conn_type": "http", "host": transport["url"],
+                          "extra": {"app_key": creds["transport_app_key"],
+                                    "app_secret": creds["transport_app_secret"], "timeout": 30}},
         "exchange_db": {"conn_type": "sqlite", "host": str(state / "exchange.db")},
         "pii_key": {"conn_type": "generic", "description": "demo key, generated by sandbox/standins.py",
                     "password": creds["pii_key"]},
@@ -122,22 +153,19 @@ def start(state: Path) -> dict[str, Any]:
     (state / "env.sh").write_text("\n".join(lines) + "\n")
     (state / "env.sh").chmod(0o600)
     info = {"state": str(state), "inbox_sftp_port": inbox.port, "inbox_data": str(inbox.data_root),
-            "county_url": county["url"], "county_pid": county["pid"], "env": env}
+            "pboc_sftp_port": pboc.port, "pboc_data": str(pboc.data_root),
+            "city_sftp_port": city.port, "city_data": str(city.data_root),
+            "county_url": county["url"], "transport_url": transport["url"], "env": env}
     (state / "standins.json").write_text(json.dumps(info, indent=2))
     return info
 
 
 def stop(state: Path) -> None:
     state = state.resolve()
-    stop_pid_file(state / "inbox-sshd")
-    info = _json(state / "county" / "server.json")
-    if info and _alive(info["pid"]):
-        os.kill(info["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while _alive(info["pid"]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(info["pid"]):
-            os.kill(info["pid"], signal.SIGKILL)
+    for name in ("inbox-sshd", "pboc-sshd", "city-sshd"):
+        stop_pid_file(state / name)
+    for name in ("county", "transport"):
+        _stop_process(state, name)
 
 
 def load_env(state: Path) -> dict[str, str]:
@@ -152,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "start":
         info = start(args.state)
         print(f"inbox server (sshd): sftp://root@{LOOPBACK}:{info['inbox_sftp_port']}  data: {info['inbox_data']}")
+        print(f"PBoC outbox (sshd, read-only): sftp://root@{LOOPBACK}:{info['pboc_sftp_port']}  data: {info['pboc_data']}")
+        print(f"city platform (sshd): sftp://root@{LOOPBACK}:{info['city_sftp_port']}  data: {info['city_data']}")
         print(f"county platform sandbox: {info['county_url']}  (records: {info['county_url']}/_sandbox/records)")
+        print(f"transport API sandbox: {info['transport_url']}")
         print(f"connections and Airflow settings: source {args.state.resolve() / 'env.sh'}")
     else:
         stop(args.state)

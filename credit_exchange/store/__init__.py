@@ -2,19 +2,27 @@
 
 from credit_exchange.store.db import Store, migrate, sqlalchemy_url
 from credit_exchange.store.models import (
+    Alert,
     Base,
     Batch,
+    CityFile,
+    CityState,
+    DataQualityIssue,
     Delivery,
+    ListState,
     OutboxItem,
     Receipt,
     ReceivedFile,
     Record,
     RecordVersion,
     Reject,
+    SourcePair,
     SourceState,
+    Watermark,
 )
 
 __all__ = [
-    "Base", "Batch", "Delivery", "OutboxItem", "ReceivedFile", "Receipt", "Record",
-    "RecordVersion", "Reject", "SourceState", "Store", "migrate", "sqlalchemy_url",
+    "Alert", "Base", "Batch", "CityFile", "CityState", "DataQualityIssue", "Delivery", "ListState",
+    "OutboxItem", "ReceivedFile", "Receipt", "Record", "RecordVersion", "Reject", "SourcePair", "SourceState",
+    "Store", "Watermark", "migrate", "sqlalchemy_url",
 ]

@@ -191,3 +191,105 @@ class Receipt(Base):
     body: Mapped[str] = mapped_column(Text)
     written_to: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Watermark(Base):
+    """How far a pulled feed has been read (transport API: the server_time of the last completed pull)."""
+
+    __tablename__ = "watermarks"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SourcePair(Base):
+    """A PBoC data/control file pair as seen on their read-only outbox, and whether it was taken."""
+
+    __tablename__ = "source_pairs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    # the SM3 digest the control file announces: a changed digest is a new pair to take
+    announced_sm3: Mapped[str] = mapped_column(String(64))
+    announced_count: Mapped[int | None] = mapped_column(Integer)
+    # pending (failed a check, re-checked next run) | taken | corrupt (failed three runs: alert)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_problem: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("received_files.id"))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("department", "name", "announced_sm3", name="uq_source_pairs_name_sm3"),)
+
+
+class Alert(Base):
+    """Something an admin must look at; also sent by mail / chat robot when those are configured."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    # the department or platform concerned
+    source: Mapped[str] = mapped_column(String(32))
+    # what it is about: a file name, a batch id, a record id
+    subject: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DataQualityIssue(Base):
+    """A merge finding that is not an error but must not pass silently (e.g. one USCC, two names)."""
+
+    __tablename__ = "data_quality"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject_key: Mapped[str] = mapped_column(String(128), index=True)
+    record_id: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ListState(Base):
+    """Per subject and list: the state the rules decided, and since when (red-list stretches, listing dates)."""
+
+    __tablename__ = "list_state"
+    subject_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    list_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # redlist | blacklist
+    status: Mapped[str] = mapped_column(String(16))  # listed | removed
+    qualified_since: Mapped[str | None] = mapped_column(String(10))
+    last_decided: Mapped[str] = mapped_column(String(10))
+    rules: Mapped[str | None] = mapped_column(Text)
+
+
+class CityState(Base):
+    """What the city platform holds of a record from us, as far as the hub knows."""
+
+    __tablename__ = "city_state"
+    record_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(64))
+    hub_version: Mapped[int] = mapped_column(Integer)
+    # add | update | delete: the op last sent
+    op: Mapped[str] = mapped_column(String(16))
+    # sent (no receipt yet) | ok | error
+    status: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(255), index=True)
+    code: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CityFile(Base):
+    """A file written for the city platform, from upload to its receipt."""
+
+    __tablename__ = "city_files"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    file_type: Mapped[str] = mapped_column(String(16))
+    record_count: Mapped[int] = mapped_column(Integer)
+    sm3: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # prepared -> uploaded -> receipted
+    status: Mapped[str] = mapped_column(String(16))
+    receipt_status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -165,7 +165,7 @@ def test_killed_between_platform_store_and_hub_record(inbox, store_url, store, v
     env = {**os.environ, **connection_env(county_platform=county_conn(county), exchange_db=db,
                                           pii_key={"conn_type": "generic", "password": pii_key}),
            "AIRFLOW_HOME": str(tmp_path / "airflow")}
-    proc = subprocess.Popen([sys.executable, "-c", "from credit_exchange.tasks import push_county; push_county({})"],
+    proc = subprocess.Popen([sys.executable, "-c", "from credit_exchange.tasks.push_county import push_county; push_county({})"],
                             env=env, cwd=REPO, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -197,3 +197,14 @@ def _pg_conn(url: str) -> dict[str, Any]:
 
     u = make_url(url)
     return {"conn_type": "postgres", "host": u.host, "port": u.port, "login": u.username, "schema": u.database}
+
+
+def test_two_versions_of_a_record_in_one_merge_chunk(inbox, store, vault) -> None:
+    recs = good_records("PENALTY", TODAY, 2)
+    v2 = XmlRecord(id=recs[0].id, version=2, data={**recs[0].data, "penalty_content": "第二版"})
+    take(inbox, store, vault, f"MARKET_PENALTY_{D}_001.xml", "PENALTY", [recs[0], recs[1], v2])
+    summary = merge_pending(store, vault)
+    assert summary.new_versions == 3
+    with store.session() as s:
+        current = s.execute(select(Record.hub_version).where(Record.record_id.like(f"%{recs[0].id}"))).scalar_one()
+    assert current == 2

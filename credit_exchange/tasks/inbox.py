@@ -1,0 +1,30 @@
+"""Task body of the inbox DAGs (ingest_market, ingest_police)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+def ingest_inbox(department: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Take every complete file from a department's SFTP inbox (market, police)."""
+    from connectors.sftp import SftpConnector
+    from credit_exchange import config
+    from credit_exchange.crypto import PiiVault
+    from credit_exchange.ingest import InboxIngest
+    from credit_exchange.store import Store
+    from credit_exchange.timeutil import run_date
+
+    feed = config.feed(department)
+    vault = PiiVault.from_conn_id()
+    store = Store.from_conn_id()
+    try:
+        with SftpConnector.from_conn_id(feed.connection) as inbox:
+            summary = InboxIngest(feed, inbox, store, vault, run_date(context),
+                                  run_id=context.get("run_id")).run()
+    finally:
+        store.dispose()
+    result = summary.as_xcom()
+    log.info("%s: %s", department, result)
+    return result

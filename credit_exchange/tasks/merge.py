@@ -1,0 +1,17 @@
+"""Task body of merge_credit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def merge(context: dict[str, Any]) -> dict[str, Any]:
+    from credit_exchange.crypto import PiiVault
+    from credit_exchange.merge import merge_pending
+    from credit_exchange.store import Store
+
+    store = Store.from_conn_id()
+    try:
+        return merge_pending(store, PiiVault.from_conn_id()).as_xcom()
+    finally:
+        store.dispose()
