@@ -36,9 +36,10 @@ import paramiko
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
-# Outstanding 32 KiB read requests while prefetching: ~2 MiB in flight keeps a
-# long link busy while memory stays flat whatever the file size.
-PREFETCH_REQUESTS = 64
+# Outstanding 32 KiB read requests while prefetching: ~8 MiB in flight keeps the
+# link busy (measured: 48 MB/s at 64 requests, 77 MB/s at 256 on loopback) while
+# memory stays flat whatever the file size.
+PREFETCH_REQUESTS = 256
 TMP_SUFFIX = ".tmp"
 
 # What people read (task logs, alerts): Chinese with an English gloss, in one place.

@@ -101,3 +101,17 @@ def _optional(get_connection: Any, conn_id: str) -> Any:
 def as_json(alert: Alert) -> str:
     return json.dumps({"kind": alert.kind, "source": alert.source, "subject": alert.subject,
                        "message": alert.message}, ensure_ascii=False)
+
+
+def deliver_pending(store: Any, get_connection: Any = None) -> int:
+    """Hand every alert not yet notified to the channels; called at the end of each task."""
+    with store.session() as s:
+        pending = s.execute(select(Alert).where(Alert.notified_at.is_(None)).order_by(Alert.id).limit(200)
+                            ).scalars().all()
+        if not pending:
+            return 0
+        deliver(list(pending), get_connection)
+        now = now_local()
+        for alert in pending:
+            alert.notified_at = now
+        return len(pending)

@@ -68,6 +68,18 @@ class Feed:
         return f"{self.root.rstrip('/')}/{name}"
 
 
+def watched_inboxes() -> dict[str, dict[str, str]]:
+    """Departments whose inbox is watched in office hours: {department: {path, pattern, schedule, connection}}."""
+    out = {}
+    for dept, raw in load("departments")["departments"].items():
+        watch = raw.get("watch")
+        if watch:
+            root = raw.get("root", f"/{dept}").rstrip("/")
+            out[dept] = {"path": f"{root}/inbox", "pattern": watch["pattern"], "schedule": watch["schedule"],
+                         "connection": raw["connection"]}
+    return out
+
+
 def feed(department: str) -> Feed:
     raw = load("departments")["departments"][department]
     thr = raw.get("reject_threshold") or {}

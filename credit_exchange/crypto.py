@@ -6,13 +6,20 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from credit_exchange.canonical import canonical_json
 from credit_exchange.fields import FIELDS, schema_type
 
-_PREFIX = "enc:v1:"
+# Field values: AES-256-GCM (fast enough for every record of a night's files).
+_PREFIX = "enc:v2:"
+# Whole records at rest.
+_RECORD_PREFIX = "rec:v1:"
 
 
 class PiiKeyMissing(RuntimeError):
@@ -30,6 +37,7 @@ class PiiVault:
         if len(raw) != 32:
             raise PiiKeyMissing("pii_key 必须是 32 字节的 URL 安全 base64 (pii_key must be 32 bytes, URL-safe base64)")
         self._fernet = Fernet(key.encode("ascii"))
+        self._aead = AESGCM(hashlib.sha256(b"qianwei-field-key\x00" + raw).digest())
         # A separate key for hashing, so the encryption key never doubles as a MAC key.
         self._hmac_key = hashlib.sha256(b"qianwei-subject-key\x00" + raw).digest()
         self._pii: dict[str, tuple[str, ...]] = {
@@ -55,34 +63,49 @@ class PiiVault:
         return cls(conn.password)
 
     def encrypt(self, value: str) -> str:
-        return _PREFIX + self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
+        nonce = os.urandom(12)
+        sealed = nonce + self._aead.encrypt(nonce, value.encode("utf-8"), None)
+        return _PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii")
 
     def decrypt(self, value: str) -> str:
         if not value.startswith(_PREFIX):
             return value
         try:
-            return self._fernet.decrypt(value[len(_PREFIX):].encode("ascii")).decode("utf-8")
-        except InvalidToken as exc:
+            raw = base64.urlsafe_b64decode(value[len(_PREFIX):].encode("ascii"))
+            return self._aead.decrypt(raw[:12], raw[12:], None).decode("utf-8")
+        except (InvalidTag, ValueError) as exc:
             raise PiiKeyMissing("无法解密个人信息：pii_key 已更换？ (cannot decrypt personal data: was pii_key changed?)") from exc
 
     def encrypt_bytes(self, data: bytes) -> bytes:
         return self._fernet.encrypt(data)
 
     def decrypt_bytes(self, data: bytes) -> bytes:
-        return self._fernet.decrypt(data)
+        try:
+            return self._fernet.decrypt(data)
+        except InvalidToken as exc:
+            raise PiiKeyMissing("无法解密：pii_key 已更换？ (cannot decrypt: was pii_key changed?)") from exc
 
-    def seal(self, record_type: str, data: dict[str, Any]) -> str:
-        """JSON text of ``data`` with its PII fields encrypted, for the store."""
-        fields = self._pii.get(schema_type(record_type), ())
-        if any(isinstance(data.get(f), str) for f in fields):
-            data = dict(data)
-            for f in fields:
-                if isinstance(data.get(f), str):
-                    data[f] = self.encrypt(data[f])
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+    def seal(self, record_type: str, data: dict[str, Any], canonical: bytes | None = None) -> str:
+        """The whole record, encrypted (AES-256-GCM over its canonical JSON), for the store.
+
+        ``canonical`` is the record's canonical JSON when the caller already has it (for its
+        content hash), so a record is serialised once on the hot path.
+        """
+        body = canonical if canonical is not None else canonical_json(data)
+        nonce = os.urandom(12)
+        return _RECORD_PREFIX + base64.b64encode(nonce + self._aead.encrypt(nonce, body, None)).decode("ascii")
 
     def open(self, record_type: str, sealed: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(sealed)
+        if sealed.startswith(_RECORD_PREFIX):
+            raw = base64.b64decode(sealed[len(_RECORD_PREFIX):])
+            try:
+                body = self._aead.decrypt(raw[:12], raw[12:], None)
+            except InvalidTag as exc:
+                raise PiiKeyMissing("无法解密记录：pii_key 已更换？ (cannot decrypt a record: was pii_key changed?)") from exc
+            data: dict[str, Any] = json.loads(body)
+            return data
+        # Plain JSON (e.g. "{}" of a delete) with field-level encrypted values.
+        data = json.loads(sealed)
         for f in self._pii.get(schema_type(record_type), ()):
             value = data.get(f)
             if isinstance(value, str):

@@ -5,12 +5,21 @@ methods, so the same code serves every inbox server and is tested against a
 real sshd. Each file is one transaction in the store; a crash anywhere leaves
 the file in ``processing/`` and the next run takes it up again (see
 ``_recover``), so nothing is lost and nothing is taken twice.
+
+Files still in transit are left exactly where they are (operations.md "Inbox
+handling"): ``.tmp`` uploads, and, for a feed with ``quiet_period_seconds``
+(the police, whose client has no upload protocol: contracts.md 1.2), files
+whose size or modification time changed within the quiet period. Ages are
+measured on the server's clock, never the worker's (see ``server_now``). A
+file that stays in transit longer than the feed's ``stuck_after_days`` raises
+one ``inbox_stuck`` alert.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, BinaryIO, Protocol
@@ -18,17 +27,23 @@ from typing import Any, BinaryIO, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from credit_exchange import receipts
+from credit_exchange import alerts, receipts
 from credit_exchange.config import Feed
 from credit_exchange.crypto import PiiVault
 from credit_exchange.intake import RecordIntake, chunked
+from credit_exchange.messages import message
 from credit_exchange.parsers import FileRejected, get_parser
-from credit_exchange.store import Receipt, ReceivedFile, Reject, Store
+from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, Store
 from credit_exchange.timeutil import local, now_local
 from credit_exchange.validation import RecordValidator, get_validator
 
 log = logging.getLogger(__name__)
 
+TMP_SUFFIX = ".tmp"
+# The file written to learn the server's clock; lives for a moment in processing/.
+CLOCK_PROBE_PREFIX = ".hub-clock-probe-"
+STUCK_ALERT = "inbox_stuck"
+DAY_SECONDS = 86_400
 
 
 class Inbox(Protocol):
@@ -40,6 +55,7 @@ class Inbox(Protocol):
     def rename(self, src: str, dst: str) -> None: ...
     def open_read(self, path: str) -> BinaryIO: ...
     def upload_atomic(self, src: Any, path: str) -> Any: ...
+    def remove(self, path: str, missing_ok: bool = False) -> None: ...
 
 
 @dataclass
@@ -57,6 +73,8 @@ class IngestSummary:
     department: str
     files: list[FileOutcome] = field(default_factory=list)
     in_transit: list[str] = field(default_factory=list)
+    # files in transit for longer than the feed's stuck_after_days (alerted once)
+    stuck: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         out = {"files": len(self.files), "total": 0, "accepted": 0, "rejected": 0, "unchanged": 0, "stale": 0}
@@ -69,7 +87,7 @@ class IngestSummary:
         """Counts and names only: XComs never carry record data."""
         return {"department": self.department, **self.totals(),
                 "files_quarantined": sum(f.status == "rejected" for f in self.files),
-                "in_transit": len(self.in_transit)}
+                "in_transit": len(self.in_transit), "stuck": len(self.stuck)}
 
 
 class HashingReader:
@@ -108,6 +126,7 @@ class InboxIngest:
         self.validator = validator or get_validator(today)
         self.parser = get_parser(feed.parser)
         self.summary = IngestSummary(feed.department)
+        self._server_now: float | None = None
 
     # -- folders -------------------------------------------------------------------------
     def _dir(self, name: str) -> str:
@@ -117,13 +136,12 @@ class InboxIngest:
         for name in ("processing", "archive", "quarantine", "receipts"):
             self.inbox.makedirs(self._dir(name))
         self._recover()
+        waiting: list[Any] = []
         for remote in sorted(self.inbox.listdir(self._dir("inbox")), key=lambda f: f.name):
-            if remote.name.endswith(".tmp"):
-                # An upload still under way (contracts.md 1.1): left exactly where it is.
+            if remote.name.endswith(TMP_SUFFIX) or not self.is_complete(remote):
+                # An upload still under way: left exactly where it is, no claim, no receipt.
                 self.summary.in_transit.append(remote.name)
-                continue
-            if not self.is_complete(remote):
-                self.summary.in_transit.append(remote.name)
+                waiting.append(remote)
                 continue
             src = f"{self._dir('inbox')}/{remote.name}"
             dst = f"{self._dir('processing')}/{remote.name}"
@@ -132,15 +150,94 @@ class InboxIngest:
                 continue
             file_id = self._register(remote.name, remote.size)
             self._process(file_id, remote.name, remote.size)
+        self._report_stuck(waiting)
         return self.summary
 
+    # -- files in transit ----------------------------------------------------------------
+    @property
+    def quiet_period(self) -> float | None:
+        """Seconds a file must stay unchanged before it is taken (None: the feed has an upload protocol)."""
+        value = self.feed.options.get("quiet_period_seconds")
+        return None if value is None else float(value)
+
+    @property
+    def stuck_after(self) -> float | None:
+        """Seconds in transit after which a file is reported to admins (None: never)."""
+        value = self.feed.options.get("stuck_after_days")
+        return None if value is None else float(value) * DAY_SECONDS
+
     def is_complete(self, remote: Any) -> bool:
-        """Whether a file in the inbox is fully written (feeds with a quiet period override this)."""
+        """Whether a file in the inbox is fully written.
+
+        Without a quiet period the feed's own protocol (``.tmp`` then rename)
+        says so. With one, the file must be older than the quiet period on the
+        server's clock, and a second look must find the same size and
+        modification time as the listing (a client that keeps the original
+        modification time while it writes still changes the size).
+        """
+        quiet = self.quiet_period
+        if quiet is None:
+            return True
+        again = self.inbox.stat(f"{self._dir('inbox')}/{remote.name}")
+        if again is None:
+            return True  # gone since the listing: the claim will find out who took it
+        if (again.size, again.mtime) != (remote.size, remote.mtime):
+            log.info("%s: still being written (%d -> %d bytes)", remote.name, remote.size, again.size)
+            return False
+        age = self.server_now() - again.mtime
+        if age < quiet:
+            log.info("%s: unchanged for %.0f s of the %.0f s quiet period; left for a later run",
+                     remote.name, max(age, 0), quiet)
+            return False
         return True
+
+    def server_now(self) -> float:
+        """The inbox server's clock (epoch seconds), learned once per run.
+
+        SFTP has no "what time is it": a tiny probe file is written to
+        ``processing/`` (never seen by the department), its modification time
+        read back and the probe removed. File ages are then differences of two
+        server timestamps, right whatever the worker's clock says.
+        """
+        if self._server_now is None:
+            probe = f"{self._dir('processing')}/{CLOCK_PROBE_PREFIX}{uuid.uuid4().hex}"
+            self.inbox.upload_atomic(b"clock probe\n", probe)
+            try:
+                found = self.inbox.stat(probe)
+            finally:
+                self.inbox.remove(probe, missing_ok=True)
+            if found is None:
+                raise RuntimeError(f"clock probe {probe} vanished before it could be read")
+            self._server_now = float(found.mtime)
+        return self._server_now
+
+    def _report_stuck(self, waiting: list[Any]) -> None:
+        """One alert per file in transit longer than ``stuck_after_days``; resolved once it is gone."""
+        limit = self.stuck_after
+        if limit is None:
+            return
+        stuck = [r for r in waiting if self.server_now() - r.mtime >= limit] if waiting else []
+        names = {r.name for r in waiting}
+        with self.store.session() as s:
+            for r in stuck:
+                state = ("上传未完成 .tmp upload not finished" if r.name.endswith(TMP_SUFFIX)
+                         else "仍在变化 still changing")
+                text = message("inbox_stuck", name=r.name, days=int((self.server_now() - r.mtime) // DAY_SECONDS),
+                               state=state)
+                alerts.raise_alert(s, STUCK_ALERT, self.feed.department, r.name, text)
+                self.summary.stuck.append(r.name)
+            # A stuck file that was taken or removed since is no longer a problem.
+            for subject in s.execute(select(Alert.subject).where(
+                    Alert.kind == STUCK_ALERT, Alert.source == self.feed.department,
+                    Alert.resolved_at.is_(None))).scalars().all():
+                if subject not in names:
+                    alerts.resolve(s, STUCK_ALERT, self.feed.department, subject)
 
     def _recover(self) -> None:
         """Finish what a crashed run left in processing/."""
         for remote in sorted(self.inbox.listdir(self._dir("processing")), key=lambda f: f.name):
+            if remote.name.startswith(CLOCK_PROBE_PREFIX):
+                continue  # another run's clock probe (or one a crash left behind): not a delivery
             with self.store.session() as s:
                 row = s.execute(
                     select(ReceivedFile).where(

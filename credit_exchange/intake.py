@@ -8,14 +8,15 @@ caller's transaction. Every feed (files, API pages, PBoC pairs) goes through her
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from credit_exchange import receipts
-from credit_exchange.canonical import EMPTY_HASH, content_hash
+from credit_exchange.canonical import EMPTY_HASH, canonical_json
 from credit_exchange.crypto import PiiVault
 from credit_exchange.messages import message
 from credit_exchange.parsers.base import SourceRecord, record_problem
@@ -24,6 +25,9 @@ from credit_exchange.store.upsert import upsert
 from credit_exchange.validation import RecordValidator
 
 CHUNK = 2000
+# Core tables: plain executemany, no ORM bookkeeping on the hot path.
+_DELIVERIES = cast(Table, Delivery.__table__)
+_REJECTS = cast(Table, Reject.__table__)
 
 
 def chunked(items: Iterable[SourceRecord], size: int = CHUNK) -> Iterator[list[SourceRecord]]:
@@ -49,7 +53,9 @@ class RecordIntake:
         self.validator = validator
         self.counts = receipts.Counts()
         self.errors = receipts.ReceiptErrors()
-        # record id -> (department version, content hash, op) of the newest taken delivery
+        # record id -> (department version, content hash, op) of the newest taken delivery, for the
+        # chunk at hand; written to source_state at the end of each chunk and then forgotten, so
+        # memory does not grow with the file (a later chunk reads it back, in this transaction).
         self._state: dict[str, tuple[int, str, str]] = {}
 
     def record_id(self, r: SourceRecord) -> str:
@@ -78,9 +84,13 @@ class RecordIntake:
         for r in chunk:
             counts.total += 1
             rid = self.record_id(r) if r.dept_record_id else None
-            outcome, digest = "rejected", None
+            outcome, digest, canonical = "rejected", None, None
             if not r.problems and rid is not None and r.dept_version is not None and r.op is not None:
-                digest = content_hash(r.data) if r.op == "upsert" else EMPTY_HASH
+                if r.op == "upsert":
+                    canonical = canonical_json(r.data)
+                    digest = hashlib.sha256(canonical).hexdigest()
+                else:
+                    canonical, digest = None, EMPTY_HASH
                 prev = state.get(rid)
                 if prev is None:
                     outcome = "accepted"
@@ -104,16 +114,22 @@ class RecordIntake:
                 "file_id": file_id, "ordinal": r.ordinal, "position": r.position, "record_id": rid,
                 "department": dept, "record_type": r.record_type, "dept_record_id": r.dept_record_id,
                 "dept_version": r.dept_version, "op": r.op, "outcome": outcome, "content_hash": digest,
-                "data_enc": self.vault.seal(r.record_type, r.data) if keep_data else None, "merged": False,
+                "data_enc": self.vault.seal(r.record_type, r.data, canonical) if keep_data else None,
+                "merged": False,
             })
-        ids_out = s.execute(insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), rows).scalars().all()
+        # Plain executemany (RETURNING would cost a statement per row on SQLite), then one query for the ids.
+        s.execute(insert(_DELIVERIES), rows)
+        first, last = chunk[0].ordinal, chunk[-1].ordinal
+        by_ordinal = dict(s.execute(select(Delivery.ordinal, Delivery.id).where(
+            Delivery.file_id == file_id, Delivery.ordinal.between(first, last))).tuples().all())
+        ids_out = [by_ordinal[r.ordinal] for r in chunk]
         reject_rows = [
             {"file_id": file_id, "delivery_id": did, "position": r.position, "dept_record_id": r.dept_record_id,
              "field": p.label or None, "field_code": p.field_code or None, "code": p.code, "message": p.message}
             for r, did in zip(chunk, ids_out, strict=True) for p in r.problems
         ]
         if reject_rows:
-            s.execute(insert(Reject), reject_rows)
+            s.execute(insert(_REJECTS), reject_rows)
         touched = {self.record_id(r): did for r, did, row in zip(chunk, ids_out, rows, strict=True)
                    if row["outcome"] in {"accepted", "unchanged"}}
         if touched:
@@ -121,4 +137,4 @@ class RecordIntake:
                 {"record_id": rid, "dept_version": state[rid][0], "content_hash": state[rid][1],
                  "op": state[rid][2], "delivery_id": did} for rid, did in touched.items()
             ], key=["record_id"])
-
+        state.clear()

@@ -8,9 +8,10 @@ schema reports it with the field's name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache, partial
 from typing import Any
 
 from credit_exchange.fields import FIELDS, Field
@@ -71,33 +72,53 @@ def _date_from_wire(s: str, csv: bool) -> str:
 
 
 def _from_wire(f: Field, s: str, csv: bool) -> Any:
-    wire = f.wire
+    fn = _converter(f.wire, csv)
+    return s if fn is None else fn(s)
+
+
+def _split_list(s: str) -> list[str]:
+    return [part.strip() for part in s.split(";") if part.strip()]
+
+
+def _integer(s: str) -> int | str:
+    return int(s) if _INTEGER_RE.match(s) else s
+
+
+def _converter(wire: str, csv: bool) -> Callable[[str], Any] | None:
+    """The function turning a trimmed wire string into its canonical value (None: kept as text)."""
     if wire == "date":
-        return _date_from_wire(s, csv)
+        return partial(_date_from_wire, csv=csv)
     if wire == "status_code":
-        return _STATUS_FROM_WIRE.get(s, s)
+        return lambda s: _STATUS_FROM_WIRE.get(s, s)
     if wire == "list_semicolon":
-        return [part.strip() for part in s.split(";") if part.strip()]
+        return _split_list
     if wire in ("amount_wan", "number"):
-        return parse_number(s)
+        return parse_number
     if wire == "integer":
-        return int(s) if _INTEGER_RE.match(s) else s
+        return _integer
     if wire == "bool_shifou":
-        return _BOOL_FROM_WIRE.get(s, s)
-    return s
+        return lambda s: _BOOL_FROM_WIRE.get(s, s)
+    return None
+
+
+@cache
+def _plan(record_type: str) -> tuple[dict[str, tuple[str, Callable[[str], Any] | None]], str | None]:
+    """Per record type, once: national code → (canonical name, converter), and the op column's code."""
+    csv = FIELDS.feed(record_type) == "csv"
+    op = FIELDS.op_column(record_type)
+    plan = {code: (f.name, _converter(f.wire, csv)) for code, f in FIELDS.by_code(record_type).items()}
+    return plan, (op.code if op is not None else None)
 
 
 def from_national(record_type: str, raw: Mapping[str, str | None]) -> MappedRecord:
     """National codes and wire values (XML elements, CSV columns, pboc columns) → canonical record."""
-    by_code = FIELDS.by_code(record_type)
-    op = FIELDS.op_column(record_type)
-    csv = FIELDS.feed(record_type) == "csv"
+    plan, op_code = _plan(record_type)
     data: dict[str, Any] = {}
     unknown: list[str] = []
     for code, value in raw.items():
-        f = by_code.get(code)
-        if f is None:
-            if op is None or code != op.code:
+        entry = plan.get(code)
+        if entry is None:
+            if code != op_code:
                 unknown.append(code)
             continue
         if value is None:
@@ -105,10 +126,14 @@ def from_national(record_type: str, raw: Mapping[str, str | None]) -> MappedReco
         s = value.strip()
         if not s:
             continue
-        converted = _from_wire(f, s, csv)
+        name, fn = entry
+        if fn is None:
+            data[name] = s
+            continue
+        converted = fn(s)
         if converted == []:
             continue
-        data[f.name] = converted
+        data[name] = converted
     return MappedRecord(data, unknown)
 
 

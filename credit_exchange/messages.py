@@ -12,6 +12,9 @@ from typing import Any
 from credit_exchange.pii import mask_text
 
 MESSAGES: dict[str, str] = {
+    # --- derived records: data quality (derive.py) ---
+    "name_mismatch": "主体{subject}在不同记录中的名称不一致：{names}；已按同一主体合并，请有关部门核实名称 (one subject, several names: the records were merged as one subject; the departments should check the names)",
+    "list_entry_no_uscc": "个体工商户（工商注册号{regno}）符合{list_type}认定条件，但没有统一社会信用代码，名单条目无法生成，请核实并补充统一社会信用代码 (the individual business meets the list rules but has no USCC, so no list entry can be made: obtain its USCC)",
     # --- field rules (validation.py) ---
     "required": "{label}为必填项，请补充 (required field {field} is missing: fill it in)",
     "empty": "{label}不能为空字符串，请填写或删除该字段 (empty value: give a value or leave the field out)",
@@ -67,6 +70,40 @@ MESSAGES: dict[str, str] = {
     "record_count_missing": "文件缺少recordCount属性 (recordCount attribute missing: add the number of records)",
     "record_count_mismatch": "recordCount为{declared}，实际记录数为{found}，文件可能被截断或篡改，整个文件被拒 (declared {declared} records, found {found}: the file may be truncated or altered; send it again)",
     "reject_threshold": "错误记录{rejected}条（共{total}条），超过上限{limit}，整个文件被拒 ({rejected} of {total} records are wrong, over the limit {limit}: the whole file is refused; correct and send it again)",
+    # --- police CSV (contracts.md 1.2) ---
+    "csv_encoding": "第{line}行含有无法按{encoding}解码的字节，文件应为GB18030编码（或带BOM的UTF-8），整个文件被拒 (line {line} holds bytes that are not valid {encoding}: the file must be GB18030, or UTF-8 with a BOM; convert it and send it again)",
+    "csv_header": "第1行表头与约定的列不符：{detail}，整个文件被拒 (the header row does not match the agreed columns: {detail}; correct the header and send the file again)",
+    "csv_unterminated_quote": "第{line}行开始的带引号字段直到文件末尾都没有结束，文件可能不完整，整个文件被拒 (a quoted field opened on line {line} is never closed, the file may be truncated: send it again)",
+    "csv_line_too_long": "第{line}行过长（超过{limit}），文件可能已损坏（如引号未闭合），整个文件被拒 (line {line} is longer than {limit}, the file is probably corrupt, e.g. an unclosed quote: send it again)",
+    "csv_quoting": "本行引号不符合CSV规则：{detail}；含逗号、引号或换行的字段须整体加英文双引号，字段内的双引号须写两次 (broken quoting: {detail}; enclose fields holding commas, quotes or line breaks in double quotes and double every quote inside)",
+    "csv_field_count": "本行有{found}个字段，表头有{expected}列，请检查是否多出或缺少逗号 (the row has {found} fields but the header {expected} columns: check for extra or missing commas)",
+    "record_status": "{label}“{value}”无效，应为“有效”或“撤销” ({label} {value!r} is neither 有效 (in force) nor 撤销 (withdrawn): correct it)",
+    # --- inbox monitoring (operations.md "Inbox handling") ---
+    "inbox_stuck": "文件“{name}”在收件箱中已{days}天未完成上传（{state}），请联系部门重新完整上传或删除该文件 (the file has sat unfinished in the inbox for {days} days ({state}): ask the department to upload it again completely, or remove it)",
+    # --- pboc pairs (contracts.md 1.4) ---
+    "pboc_columns": "本行有{found}列，应为{expected}列（以“|”分隔，删除行可只写前3列） (the line has {found} columns, expected {expected} separated by '|', or 3 for a delete: correct the line)",
+    "pboc_op": "操作标志“{value}”无效，应为U（新增或更新）或D（删除） (operation flag {value!r} is neither U (upsert) nor D (delete): correct it)",
+    "pboc_encoding": "本行不是有效的UTF-8编码 (the line is not valid UTF-8: save the file as UTF-8 and send it again)",
+    "pboc_line_too_long": "本行超过{limit}字节，未读取 (the line is longer than {limit} bytes and was not read: check the file)",
+    "pboc_control_malformed": "控制文件{name}不符合约定格式“数据文件名|记录数|SM3”：{detail} (the control file does not read 'data file name|record count|SM3 hex': {detail}; write it again)",
+    "pboc_control_name": "控制文件中的数据文件名“{found}”应为“{expected}” (the control file names {found!r} instead of {expected!r}: correct the control file)",
+    "pboc_data_missing": "有控制文件{control}但没有数据文件{name} (the control file is there but its data file is missing: send the data file)",
+    "pboc_digest_mismatch": "数据文件的SM3为{found}，控制文件声明为{declared}，文件可能仍在传输中或已损坏 (the data file's SM3 {found} differs from the announced {declared}: the file may still be in transit, or corrupt)",
+    "pboc_count_mismatch": "数据文件有{found}条记录，控制文件声明{declared}条，文件可能仍在传输中或已损坏 (the data file holds {found} records, the control file announces {declared}: the file may still be in transit, or corrupt)",
+    "pboc_changed": "数据文件在读取过程中发生变化，文件可能仍在传输中 (the data file changed while it was read: it may still be in transit)",
+    "pboc_pair_corrupt": "人行数据文件{name}已连续{runs}次检查未通过，判定为损坏，未接收任何记录：{problem}；请联系人行犍为县支行重新生成并发送 (the pair failed its check on {runs} runs and is held corrupt, nothing was taken: {problem}; ask the PBoC sub-branch to regenerate and resend it)",
+    "pboc_pair_refused": "人行数据文件{name}整个被拒：{problem} (the pair was refused whole: {problem})",
+    # --- city platform (credit_exchange/city.py) ---
+    "city_xml_invalid": "城市平台文件{name}未通过XSD校验，未上传；这是交换平台的程序缺陷，请联系开发人员 (the city file {name} fails the XSD and was not uploaded: a bug in the hub, report it to the developers)",
+    "city_receipt_overdue": "城市平台文件{name}上传已超过{hours}小时仍无回执，请向市信用平台核实是否收到 (no receipt {hours} hours after the upload of {name}: ask the city platform whether it arrived)",
+    "city_receipt_invalid": "城市平台回执{name}不符合约定格式，未处理：{detail} (the city platform's receipt does not conform and was not applied: ask the city platform to write it again)",
+    "city_file_rejected": "市信用平台拒收整个文件{name}，请查看回执，在源头更正后重新报送 (the city platform rejected the whole file: read the receipt, correct at the source, the record is sent again)",
+    # --- transport API pulls (contracts.md 1.3) ---
+    "api_item_not_object": "该条目不是JSON对象 (the item is not a JSON object: send every record as an object)",
+    "record_deleted_flag": "删除标记deleted“{value}”无效，应为true或false (deleted flag {value} is neither true nor false: correct it)",
+    "pull_reject_threshold": "本次拉取错误记录{rejected}条（共{total}条），超过上限{limit}，整批被拒，水位线未前移，下次运行将重新拉取 ({rejected} of {total} records of this pull are wrong, over the limit {limit}: the whole pull is refused and read again next run; correct the records and raise their versions)",
+    "pull_failed": "交通接口{endpoint}拉取失败，本次未保存任何记录，水位线保持为{watermark}：{reason} (pulling {endpoint} failed: nothing was stored and the watermark stays; check the API and the connection transport_api, the task is retried)",
+    "page_token_expired_repeatedly": "分页令牌连续{times}次过期，每次均已从水位线重新拉取 (the page token expired {times} times in a row, each time the pull started again from the watermark: the API is too slow or its tokens expire early)",
 }
 
 _FORMATTER = string.Formatter()

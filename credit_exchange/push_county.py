@@ -23,9 +23,20 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
 
+from credit_exchange.alerts import raise_alert
 from credit_exchange.canonical import canonical_json
 from credit_exchange.crypto import PiiVault
-from credit_exchange.store import Batch, Delivery, OutboxItem, ReceivedFile, Record, RecordVersion, Store
+from credit_exchange.store import (
+    Batch,
+    Delivery,
+    OutboxItem,
+    ReceivedFile,
+    Record,
+    RecordVersion,
+    Store,
+    Watermark,
+)
+from credit_exchange.store.upsert import upsert
 from credit_exchange.subjects import Subject
 from credit_exchange.timeutil import local, now_local
 
@@ -204,3 +215,77 @@ class CountyPusher:
             s.execute(update(Batch).where(Batch.batch_id == batch_id).values(
                 status="done", completed_at=now, last_error=None))
         log.info("batch %s: answered (%s)", batch_id, json.dumps(self.summary.records, ensure_ascii=False))
+
+
+@dataclass
+class ReconcileSummary:
+    checked: int = 0
+    in_step: int = 0
+    requeued: int = 0
+    platform_ahead: int = 0
+
+    def as_xcom(self) -> dict[str, int]:
+        return {"checked": self.checked, "in_step": self.in_step, "requeued": self.requeued,
+                "platform_ahead": self.platform_ahead}
+
+
+class RecordReader(Protocol):
+    def get_record(self, record_id: str) -> dict[str, Any] | None: ...
+
+
+RECONCILE_CURSOR = "reconcile:county"
+
+
+def reconcile(store: Store, client: RecordReader, *, limit: int = 2000) -> ReconcileSummary:
+    """Compare what the county platform holds with the hub (GET /api/v1/records/{id}) and repair drift.
+
+    Walks the records round-robin, ``limit`` a run (a cursor in the watermarks table), so a
+    large store is covered over several nights without a burst of requests. A record the
+    platform lacks or holds at an older version or another content hash is queued again
+    (its newest version's outbox entry goes back to ``pending``); one the platform holds at a
+    NEWER version than the hub raises an alert, since the hub cannot repair that by itself.
+    """
+    summary = ReconcileSummary()
+    with store.session() as s:
+        cursor = s.get(Watermark, RECONCILE_CURSOR)
+        after = cursor.value if cursor is not None else ""
+        rows = list(s.execute(select(Record.record_id, Record.hub_version, Record.content_hash, Record.op)
+                              .where(Record.record_id > after).order_by(Record.record_id).limit(limit)).tuples())
+        if len(rows) < limit:  # wrap around for the next run
+            rows += s.execute(select(Record.record_id, Record.hub_version, Record.content_hash, Record.op)
+                              .where(Record.record_id <= after).order_by(Record.record_id)
+                              .limit(limit - len(rows))).tuples()
+        # Versions still owed (pending or in a batch) are not drift: the push will deliver them.
+        owed = set(s.execute(select(OutboxItem.record_id).where(
+            OutboxItem.platform == PLATFORM, OutboxItem.status.in_(("pending", "batched")))).scalars())
+    last = after
+    for record_id, version, digest, op in rows:
+        last = record_id
+        if record_id in owed:
+            continue
+        summary.checked += 1
+        held = client.get_record(record_id)
+        if held is not None and held.get("version") == version and held.get("content_hash") == digest:
+            summary.in_step += 1
+            continue
+        with store.session() as s:
+            if held is not None and int(held.get("version") or 0) > version:
+                summary.platform_ahead += 1
+                raise_alert(s, "county_version_ahead", "county", record_id,
+                            f"县平台持有版本{held.get('version')}，高于枢纽版本{version}，请核查 "
+                            f"(the county platform holds version {held.get('version')}, above the hub's {version}: check)")
+                continue
+            if held is None and op == "delete":
+                summary.in_step += 1  # never held, or already gone: a delete needs nothing more
+                continue
+            summary.requeued += 1
+            s.execute(update(OutboxItem).where(
+                OutboxItem.platform == PLATFORM, OutboxItem.record_id == record_id,
+                OutboxItem.hub_version == version).values(status="pending", batch_id=None, result=None,
+                                                          updated_at=now_local()))
+            log.warning("record %s v%d: the county platform %s; queued again", record_id, version,
+                        "does not hold it" if held is None else f"holds v{held.get('version')}")
+    if rows:
+        with store.session() as s:
+            upsert(s, Watermark, [{"key": RECONCILE_CURSOR, "value": last, "updated_at": now_local()}], key=["key"])
+    return summary

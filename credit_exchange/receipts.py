@@ -36,7 +36,8 @@ class ReceiptErrors:
         if len(self.entries) >= MAX_ERRORS:
             self.omitted += 1
             return
-        entry = {"position": position, "record_id": record_id or "", "field": label, "code": code,
+        # A clerk may type an ID number where a case number belongs: mask it there too.
+        entry = {"position": position, "record_id": mask_text(record_id or ""), "field": label, "code": code,
                  "message": mask_text(message)}
         if field_code:
             entry["field_code"] = field_code

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable
 
 LOCAL_TZ = "Asia/Shanghai"
 START = pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ)
@@ -24,3 +24,14 @@ NETWORK_RETRIES = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=20),
 }
+
+
+def inbox_asset(department: str) -> Asset:
+    """Emitted by the office-hours watcher when files wait in a department's inbox."""
+    return Asset(f"qianwei://inbox/{department}")
+
+
+def nightly_or_inbox(department: str) -> AssetOrTimeSchedule:
+    """The nightly cycle, and also whenever the watcher sees files waiting (operations.md: within 15 minutes)."""
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(NIGHTLY, timezone=LOCAL_TZ),
+                               assets=[inbox_asset(department)])

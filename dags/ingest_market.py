@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, NIGHTLY, START
+from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, START, nightly_or_inbox
 
 
 @dag(
     dag_id="ingest_market",
-    schedule=NIGHTLY,
+    schedule=nightly_or_inbox("market"),
     start_date=START,
     catchup=False,
     max_active_runs=1,

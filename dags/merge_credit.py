@@ -1,25 +1,31 @@
 """
-### merge_credit — 合并信用记录 (merge credit records)
+### merge_credit — 合并信用记录并认定红黑名单 (merge credit records, derive profiles and lists)
 
-Turns every accepted delivery into a versioned record: a record's hub version
-grows by one each time its content changes, re-deliveries with the same
-content change nothing, and source deletes become delete versions. Each new
-version is queued for the platforms.
+1. `merge_deliveries`: turns every accepted delivery into a versioned record: a
+   record's hub version grows by one each time its content changes, re-deliveries
+   with the same content change nothing, and source deletes become delete versions.
+2. `derive_lists_and_profiles`: re-decides every subject for the run date (the
+   logical date in Asia/Shanghai): its credit profile and its red / black list
+   entries under `config/rules.yaml`. It runs even when nothing was merged, since
+   time windows move; only derived records whose content changed get a new version.
+3. `any_new_versions` / `announce_versions`: when either step wrote versions, the
+   record-versions asset is announced and the pushes run; otherwise the run ends here.
 
-Runs when an ingest produced new records (asset `qianwei://hub/deliveries`), and
-can be run by hand at any time: with nothing to merge it does nothing.
+Runs when an ingest produced new records (asset `qianwei://hub/deliveries`) and every
+night, and can be run by hand for any day (`airflow dags test merge_credit <date>`):
+with nothing to merge and nothing to re-decide it does nothing and succeeds.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from credit_exchange.schedule import DELIVERIES, RECORD_VERSIONS, START
+from credit_exchange.schedule import DELIVERIES, LOCAL_TZ, NIGHTLY, RECORD_VERSIONS, START
 
 
 @dag(
     dag_id="merge_credit",
-    schedule=[DELIVERIES],
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(NIGHTLY, timezone=LOCAL_TZ), assets=[DELIVERIES]),
     start_date=START,
     catchup=False,
     max_active_runs=1,
@@ -33,15 +39,24 @@ def merge_credit() -> None:
 
         return merge(context)
 
+    @task(task_id="derive_lists_and_profiles", retries=2)
+    def derive_lists_and_profiles(**context) -> dict:
+        from credit_exchange.tasks.merge import derive
+
+        return derive(context)
+
     @task.short_circuit(task_id="any_new_versions")
-    def any_new(summary: dict) -> bool:
-        return summary["new_versions"] > 0
+    def any_new(merged: dict, derived: dict) -> bool:
+        return merged["new_versions"] + derived["new_versions"] > 0
 
     @task(task_id="announce_versions", outlets=[RECORD_VERSIONS])
     def announce() -> None:
         """Emits the record-versions asset so that the pushes run."""
 
-    any_new(merge_deliveries()) >> announce()
+    merged = merge_deliveries()
+    derived = derive_lists_and_profiles()
+    merged >> derived
+    any_new(merged, derived) >> announce()
 
 
 merge_credit()

@@ -7,7 +7,9 @@ stored before it is sent and resent byte for byte, under the same batch id,
 until its answer is recorded: the platform sees each version once in effect.
 
 A failed run shows red with the batch ids that are still owed; they are resent
-on the next run or retry.
+on the next run or retry. After the push, a slice of the records (round robin)
+is compared with what the platform holds (`GET /api/v1/records/{id}`); a record
+the platform lacks or holds at an older version is queued again.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ def push_county() -> None:
 
         return run(context)
 
-    push()
+    @task(task_id="reconcile_county")
+    def reconcile(**context) -> dict:
+        """Compares a slice of the records with GET /api/v1/records/{id}; drift is queued again."""
+        from credit_exchange.tasks.push_county import reconcile_county
+
+        return reconcile_county(context)
+
+    push() >> reconcile()
 
 
 push_county()

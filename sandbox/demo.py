@@ -1,12 +1,17 @@
 """``make demo``: the whole nightly exchange, end to end, on the local stand-ins.
 
-1. starts the stand-ins (a real sshd as the inbox server, the county platform sandbox);
-2. plays the market clerk: uploads a realistic night of files (`.tmp`, then rename),
-   some with bad records, one truncated, one with a DOCTYPE, one badly named,
-   and one upload still in transit;
-3. runs the DAGs in the nightly order with ``airflow dags test``;
+1. starts the stand-ins: real sshds as the inbox server, the PBoC outbox (read
+   only) and the city platform's SFTP server; the county platform and transport
+   API sandboxes;
+2. plays the departments: the market clerk uploads a realistic night of XML files
+   (`.tmp`, then rename; some bad records, one truncated, one with a DOCTYPE, one
+   badly named, one upload still in transit), the police drop GB18030 CSV files,
+   the PBoC system writes its data/control pairs, the transport API serves pages;
+3. runs the nightly cycle in order with ``airflow dags test``: the four ingests,
+   merge (with credit profiles and red/black lists), the county push, the city
+   push, the city platform's receipts, the publicity check;
 4. prints what happened: files taken, records accepted and rejected (with
-   reasons), batches pushed, what the county platform now holds.
+   reasons), the lists decided and why, what each platform now holds.
 """
 
 from __future__ import annotations
@@ -28,19 +33,29 @@ from sandbox import standins
 from sandbox.market_files import demo_night
 
 REPO = Path(__file__).resolve().parent.parent
-NIGHTLY_ORDER = ["ingest_market", "merge_credit", "push_county"]
+NIGHTLY_ORDER = ["ingest_market", "ingest_police", "ingest_transport", "ingest_pboc", "merge_credit",
+                 "push_county", "push_city"]
+AFTER_CITY_RECEIPTS = ["collect_city_receipts", "publicity_expiry"]
 
 
 def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+# A DAG run of the demo takes seconds; one still going after this is waiting on retries of a failure.
+RUN_LIMIT_S = 300
+
+
 def airflow(env: dict[str, str], *args: str, log: Path) -> subprocess.CompletedProcess[bytes]:
     with log.open("ab") as fh:
         fh.write(f"\n$ airflow {' '.join(args)}\n".encode())
         fh.flush()
-        return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env,
-                              stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, check=False)
+        try:
+            return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env,
+                                  stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, check=False, timeout=RUN_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            fh.write(f"\n(stopped after {RUN_LIMIT_S} s: a task kept failing and was waiting to retry)\n".encode())
+            return subprocess.CompletedProcess(args, 124)
 
 
 def run_dag(env: dict[str, str], dag_id: str, day: str, log: Path) -> tuple[bool, float]:
@@ -84,6 +99,37 @@ def clerk_uploads(conn: dict[str, Any], files: dict[str, bytes], day: str) -> li
     return names
 
 
+def police_drops(conn: dict[str, Any], files: dict[str, bytes]) -> list[str]:
+    """The police client writes final names directly (no upload protocol), earlier in the evening."""
+    from connectors.sftp import SftpConnector
+
+    obj = SimpleNamespace(host=conn["host"], port=conn["port"], login=conn["login"], password=None,
+                          extra_dejson=conn["extra"], conn_id="inbox_sftp")
+    earlier = time.time() - 3600  # finished an hour ago: past the quiet period
+    with SftpConnector.from_connection(obj) as sftp:
+        for name, body in files.items():
+            sftp.write_bytes(f"/police/inbox/{name}", body)
+            sftp.sftp.utime(f"/police/inbox/{name}", (earlier, earlier))
+    return list(files)
+
+
+def pboc_writes(data_root: Path, files: dict[str, bytes]) -> list[str]:
+    """The PBoC system writes its pairs on its own server (the hub can only read there)."""
+    from sandbox.pboc_files import write_pair
+
+    write_pair(data_root / "outbox", files)
+    return [n for n in files if n.endswith(".dat")]
+
+
+def transport_serves(url: str, items: dict[str, list[dict[str, Any]]]) -> int:
+    for endpoint, batch in items.items():
+        req = urllib.request.Request(url + "/_sandbox/items", method="POST",
+                                     data=json.dumps({"endpoint": endpoint, "items": batch}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).close()  # noqa: S310 - loopback sandbox
+    return sum(len(v) for v in items.values())
+
+
 def county_records(url: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(url + "/_sandbox/records", timeout=10) as resp:  # noqa: S310 - loopback
         data = json.load(resp)
@@ -93,41 +139,73 @@ def county_records(url: str) -> list[dict[str, Any]]:
 def report(state: Path, info: dict[str, Any], results: list[tuple[str, bool, float]]) -> None:
     from sqlalchemy import func, select
 
-    from credit_exchange.store import Batch, OutboxItem, ReceivedFile, Reject, Store
+    from credit_exchange.crypto import PiiVault
+    from credit_exchange.store import Batch, CityFile, OutboxItem, ReceivedFile, Record, Reject, Store
+    from sandbox.city_platform import holdings
 
     store = Store(f"sqlite:///{state / 'exchange.db'}", migrate_now=False)
+    vault = PiiVault(json.loads((state / "secrets.json").read_text())["pii_key"])
     say()
     say("== 夜间交换结果 (what the nightly exchange did) ==")
     for dag_id, ok, secs in results:
-        say(f"  {dag_id:<16} {'success' if ok else 'FAILED'}  ({secs:.0f} s)")
+        say(f"  {dag_id:<22} {'success' if ok else 'FAILED'}  ({secs:.0f} s)")
     with store.session() as s:
         say()
-        say("-- 接收文件 (files taken from /market/inbox) --")
-        for f in s.execute(select(ReceivedFile).order_by(ReceivedFile.id)).scalars():
-            say(f"  {f.name:<34} {f.status:<19} total {f.total:>3}  accepted {f.accepted:>3}  "
-                f"rejected {f.rejected:>3}  -> {f.stored_path}")
+        say("-- 接收 (taken from the departments) --")
+        for f in s.execute(select(ReceivedFile).order_by(ReceivedFile.department, ReceivedFile.id)).scalars():
+            say(f"  {f.department:<9} {f.name:<44} {f.status:<19} total {f.total:>3}  accepted {f.accepted:>3}  "
+                f"rejected {f.rejected:>3}" + (f"  -> {f.stored_path}" if f.stored_path else ""))
             if f.error_code:
                 say(f"      整个文件被拒 (refused whole): {f.error_message}")
         say()
-        say("-- 被拒记录 (rejected records, as the receipts tell the clerk) --")
-        rows = s.execute(select(ReceivedFile.name, Reject).join(Reject, Reject.file_id == ReceivedFile.id)
+        say("-- 被拒记录 (rejected records, as the receipts tell the clerks) --")
+        rows = s.execute(select(ReceivedFile.department, ReceivedFile.name, Reject)
+                         .join(Reject, Reject.file_id == ReceivedFile.id)
                          .where(Reject.position != "file").order_by(Reject.id)).all()
-        for name, r in rows:
-            say(f"  {name} {r.position} [{r.dept_record_id}] {r.field or ''}: {r.message}")
+        for dept, name, r in rows:
+            say(f"  {dept:<9} {name} {r.position} [{r.dept_record_id}] {r.field or ''}: {r.message}")
         totals = s.execute(select(func.sum(ReceivedFile.accepted), func.sum(ReceivedFile.rejected))).one()
-        say(f"  => {totals[0] or 0} records accepted, {totals[1] or 0} rejected; "
-            f"receipts in /market/receipts/ (local copy: {info['inbox_data']}/market/receipts)")
+        say(f"  => {totals[0] or 0} records accepted, {totals[1] or 0} rejected; receipts in /market/receipts/ "
+            f"and /police/receipts/ (local copy: {info['inbox_data']}), PBoC and transport receipts in the store")
         say()
-        say("-- 推送县平台 (pushed to the county platform) --")
+        say("-- 红黑名单 (red and black lists decided tonight) --")
+        listed = s.execute(select(Record).where(Record.record_type.in_(("redlist", "blacklist")))
+                           .order_by(Record.record_type, Record.subject_name)).scalars().all()
+        for rec in listed:
+            data = vault.open(rec.record_type, rec.data_enc)
+            say(f"  {data.get('list_type')} {data.get('status')}  {rec.subject_name}: {data.get('reason')} "
+                f"(列入 {data.get('listed_date')}, 至 {data.get('valid_to')})")
+        if not listed:
+            say("  (none)")
+        say()
+        say("-- 县平台 (county platform) --")
         batches = s.execute(select(Batch).where(Batch.platform == "county")).scalars().all()
         results_count = Counter(r for (r,) in s.execute(select(OutboxItem.result).where(OutboxItem.platform == "county")))
-        say(f"  {len(batches)} batches ({sum(b.record_count for b in batches)} records), "
+        say(f"  {len(batches)} batches ({sum(b.record_count for b in batches)} record versions), "
             f"results: {dict(results_count)}")
+        city_files = s.execute(select(CityFile).order_by(CityFile.name)).scalars().all()
     held = county_records(info["county_url"])
-    by_type = Counter(r.get("record_type", "?") for r in held)
-    say(f"  the county platform sandbox now holds {len(held)} records: {dict(by_type)}")
+    say(f"  holds {len(held)} records: {dict(sorted(Counter(r.get('record_type', '?') for r in held).items()))}")
     say(f"  ({info['county_url']}/_sandbox/records)")
+    say()
+    say("-- 市平台 (city platform, Credit China (Sichuan Leshan)) --")
+    for f in city_files:
+        say(f"  {f.name:<40} {f.record_count:>4} records  receipt: {f.receipt_status or 'not yet'}")
+    city = holdings(Path(info["city_data"]))
+    say(f"  holds {len(city)} records: {dict(sorted(Counter(r['type'] for r in city).items()))}")
     store.dispose()
+
+
+def run_cycle(env: dict[str, str], dag_ids: list[str], day: str, log: Path,
+              results: list[tuple[str, bool, float]]) -> bool:
+    for dag_id in dag_ids:
+        say(f"running {dag_id} ...")
+        ok, secs = run_dag(env, dag_id, day, log)
+        results.append((dag_id, ok, secs))
+        if not ok:
+            say(f"{dag_id} failed: see {log}")
+            return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,17 +236,26 @@ def main(argv: list[str] | None = None) -> int:
     day = now.strftime("%Y%m%d")
     names = clerk_uploads(json.loads(info["env"]["AIRFLOW_CONN_INBOX_SFTP"]), demo_night(now.date(), now), day)
     say(f"the market clerk uploaded {len(names)} files (and one upload is still in transit)")
+    from sandbox import pboc_files, police_files, transport_data
 
-    results = []
-    for dag_id in NIGHTLY_ORDER:
-        say(f"running {dag_id} ...")
-        ok, secs = run_dag(env, dag_id, now.date().isoformat(), log)
-        results.append((dag_id, ok, secs))
-        if not ok:
-            say(f"{dag_id} failed: see {log}")
-            report(state, info, results)
-            return 1
+    police = police_drops(json.loads(info["env"]["AIRFLOW_CONN_INBOX_SFTP"]), police_files.demo_night(now.date(), now))
+    say(f"the police dropped {len(police)} CSV files")
+    pairs = pboc_writes(Path(info["pboc_data"]), pboc_files.demo_night(now.date(), now))
+    say(f"the PBoC system wrote {len(pairs)} data/control pairs")
+    items = transport_serves(info["transport_url"], transport_data.demo_items(now.date()))
+    say(f"the transport API serves {items} items")
+
+    results: list[tuple[str, bool, float]] = []
+    ok = run_cycle(env, NIGHTLY_ORDER, now.date().isoformat(), log, results)
+    if ok:
+        from sandbox.city_platform import process_uploads
+
+        loaded = process_uploads(Path(info["city_data"]))
+        say(f"the city platform loaded {len(loaded)} files and wrote its receipts")
+        ok = run_cycle(env, AFTER_CITY_RECEIPTS, now.date().isoformat(), log, results)
     report(state, info, results)
+    if not ok:
+        return 1
     say()
     say("== 下一步 (next) ==")
     say(f"  Airflow UI on this setup: make ui   (log of the runs: {log})")

@@ -12,6 +12,9 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# A CJK font, so the Chinese labels of the UI render in screenshots.
+[ -d /usr/share/fonts/truetype/wqy ] || need+=(fonts-wqy-zenhei)
 
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}"

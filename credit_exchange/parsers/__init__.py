@@ -22,6 +22,14 @@ def get_parser(name: str) -> Parser:
         from credit_exchange.parsers.market_xml import parse
 
         return parse
+    if name == "pboc_dat":
+        from credit_exchange.parsers.pboc_dat import parse as parse_pboc
+
+        return parse_pboc
+    if name == "police_csv":
+        from credit_exchange.parsers.police_csv import parse as parse_police
+
+        return parse_police
     raise KeyError(f"no parser named {name!r}")
 
 

@@ -21,6 +21,8 @@ from credit_exchange.parsers.base import FileRejected, SourceRecord, record_prob
 NS = "urn:qianwei:market:credit:1"
 ROOT = f"{{{NS}}}CreditData"
 RECORD = f"{{{NS}}}Record"
+_NS_PREFIX = f"{{{NS}}}"
+_NS_LEN = len(_NS_PREFIX)
 _OPS = {"upsert", "delete"}
 
 
@@ -32,45 +34,67 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
     record_type = feed.kinds[kind]
     codes = FIELDS.by_code(record_type)
 
-    context = etree.iterparse(
-        _check_declaration(stream),
-        events=("start", "end"),
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        dtd_validation=False,
-        huge_tree=True,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    declared_count: int | None = None
+    replay, root = _read_root(stream)
+    declared_count = _check_root(root, kind)
+    # Only Record ends reach Python: field elements are read from the finished Record.
+    context = etree.iterparse(replay, events=("end",), tag=RECORD, **_SAFE)
     ordinal = 0
-    depth = 0
     try:
-        for event, elem in context:
-            if event == "start":
-                depth += 1
-                if depth == 1:
-                    declared_count = _check_root(elem, kind)
-                continue
-            depth -= 1
-            if depth != 1 or elem.tag is etree.Comment:
-                continue
-            if elem.tag != RECORD:
-                raise FileRejected("xml_unexpected_element", element=etree.QName(elem).localname)
+        for _event, elem in context:
+            parent = elem.getparent()
+            if parent is None or parent.getparent() is not None:
+                raise FileRejected("xml_unexpected_element", element="Record")
+            # Free what was read before this record, refusing anything but Records.
+            while elem.getprevious() is not None:
+                prev = parent[0]
+                if prev.tag != RECORD and isinstance(prev.tag, str):
+                    raise FileRejected("xml_unexpected_element", element=etree.QName(prev).localname)
+                del parent[0]
             ordinal += 1
             yield _record(elem, ordinal, record_type, codes)
-            # Free what was read: the element and the siblings before it.
             elem.clear(keep_tail=False)
-            parent = elem.getparent()
-            while parent is not None and elem.getprevious() is not None:
-                del parent[0]
+        end_root = context.root
+        if end_root is not None:
+            for child in end_root:
+                if isinstance(child.tag, str) and child.tag != RECORD:
+                    raise FileRejected("xml_unexpected_element", element=etree.QName(child).localname)
     except etree.XMLSyntaxError as exc:
         raise FileRejected("xml_not_well_formed", detail=_short(str(exc))) from exc
-    if declared_count is None:
-        raise FileRejected("xml_not_well_formed", detail="empty document")
     if declared_count != ordinal:
         raise FileRejected("record_count_mismatch", declared=declared_count, found=ordinal)
+
+
+_SAFE = {"resolve_entities": False, "load_dtd": False, "no_network": True, "dtd_validation": False,
+         "huge_tree": True, "remove_comments": True, "remove_pis": True}
+_HEAD_LIMIT = 1 << 16
+
+
+def _read_root(stream: BinaryIO) -> tuple[_Prefixed, etree._Element]:
+    """Read just far enough to see the prolog and the root's start tag; the stream is replayed after."""
+    head = stream.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRejected("xml_encoding", encoding="UTF-16")
+    match = _DECL.match(head)
+    if match and match.group(1).decode("ascii").upper().replace("_", "-") not in {"UTF-8", "UTF8"}:
+        raise FileRejected("xml_encoding", encoding=match.group(1).decode("ascii"))
+    parser = etree.XMLPullParser(events=("start",), **_SAFE)
+    fed = 0
+    chunk = head
+    while True:
+        try:
+            parser.feed(chunk)
+            for _event, elem in parser.read_events():
+                return _Prefixed(head, stream), elem
+        except etree.XMLSyntaxError as exc:
+            if b"<!DOCTYPE" in head:
+                # e.g. an entity expansion bomb: the parser gives up, the DOCTYPE is the reason
+                raise FileRejected("xml_doctype") from exc
+            raise FileRejected("xml_not_well_formed", detail=_short(str(exc))) from exc
+        fed += len(chunk)
+        if not chunk or fed > _HEAD_LIMIT:
+            raise FileRejected("xml_not_well_formed", detail="no root element")
+        chunk = stream.read(4096)
+        head += chunk
 
 
 def _check_root(root: etree._Element, kind: str) -> int:
@@ -96,7 +120,8 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, codes: Mapping
         position=f"record {ordinal}",
         record_type=record_type,
         dept_record_id=dept_id,
-        dept_version=int(raw_version) if raw_version.isdigit() and int(raw_version) > 0 else None,
+        # The store keeps versions as 32-bit integers; anything outside is the sender's mistake.
+        dept_version=int(raw_version) if raw_version.isdigit() and 0 < int(raw_version) < 2**31 else None,
         op=raw_op if raw_op in _OPS else None,
     )
     if dept_id is None:
@@ -111,9 +136,11 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, codes: Mapping
         return rec
     raw: dict[str, str | None] = {}
     for child in elem:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        code = etree.QName(child).localname
+        # "{ns}CODE" -> "CODE"; an element outside the namespace keeps its full name and is unknown.
+        code = tag[_NS_LEN:] if tag.startswith(_NS_PREFIX) else tag
         if code in raw:
             field = codes.get(code)
             rec.problems.append(record_problem(
@@ -142,17 +169,6 @@ class _Prefixed:
             out, self._head = self._head, b""
             return out
         return self._rest.read(n)
-
-
-def _check_declaration(stream: BinaryIO) -> _Prefixed:
-    """Refuse anything but UTF-8 before lxml decodes it (contracts.md 1.1: declared UTF-8)."""
-    head = stream.read(4096)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise FileRejected("xml_encoding", encoding="UTF-16")
-    match = _DECL.match(head)
-    if match and match.group(1).decode("ascii").upper().replace("_", "-") not in {"UTF-8", "UTF8"}:
-        raise FileRejected("xml_encoding", encoding=match.group(1).decode("ascii"))
-    return _Prefixed(head, stream)
 
 
 def _short(text: str) -> str:

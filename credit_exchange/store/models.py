@@ -62,7 +62,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    file_id: Mapped[int] = mapped_column(ForeignKey("received_files.id"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("received_files.id"))
     ordinal: Mapped[int] = mapped_column(Integer)
     position: Mapped[str] = mapped_column(String(64))
     record_id: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -76,7 +76,10 @@ class Delivery(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))
     data_enc: Mapped[str | None] = mapped_column(Text)
     merged: Mapped[bool] = mapped_column(Boolean, default=False)
-    __table_args__ = (Index("ix_deliveries_unmerged", "outcome", "merged"),)
+    __table_args__ = (
+        Index("ix_deliveries_unmerged", "outcome", "merged"),
+        Index("ix_deliveries_file_ordinal", "file_id", "ordinal", unique=True),
+    )
 
 
 class Reject(Base):
@@ -234,6 +237,8 @@ class Alert(Base):
     subject: Mapped[str | None] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # when it was handed to the notification channels (mail, chat robot)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

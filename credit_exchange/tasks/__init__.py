@@ -4,3 +4,29 @@ One module per DAG (or family of DAGs). Kept apart from ``dags/`` so that DAG
 files stay cheap to parse (nothing here is imported until a task runs) and so
 every body can be run and tested without a scheduler.
 """
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def hub_store() -> Iterator[Any]:
+    """The store from ``exchange_db``; on the way out, alerts raised by the task go to the channels."""
+    from credit_exchange.alerts import deliver_pending
+    from credit_exchange.store import Store
+
+    store = Store.from_conn_id()
+    try:
+        yield store
+    finally:
+        try:
+            deliver_pending(store)
+        except Exception:  # noqa: BLE001 - notification trouble must not hide the task's own outcome
+            log.exception("could not hand alerts to the notification channels")
+        store.dispose()

@@ -1,4 +1,4 @@
-"""Task body of merge_credit."""
+"""Task bodies of merge_credit."""
 
 from __future__ import annotations
 
@@ -13,5 +13,19 @@ def merge(context: dict[str, Any]) -> dict[str, Any]:
     store = Store.from_conn_id()
     try:
         return merge_pending(store, PiiVault.from_conn_id()).as_xcom()
+    finally:
+        store.dispose()
+
+
+def derive(context: dict[str, Any]) -> dict[str, Any]:
+    """Credit profiles and red / black list entries of every subject, for the run date."""
+    from credit_exchange.crypto import PiiVault
+    from credit_exchange.derive import derive_all
+    from credit_exchange.store import Store
+    from credit_exchange.timeutil import run_date
+
+    store = Store.from_conn_id()
+    try:
+        return derive_all(store, PiiVault.from_conn_id(), run_date(context)).as_xcom()
     finally:
         store.dispose()

@@ -208,3 +208,30 @@ def test_two_versions_of_a_record_in_one_merge_chunk(inbox, store, vault) -> Non
     with store.session() as s:
         current = s.execute(select(Record.hub_version).where(Record.record_id.like(f"%{recs[0].id}"))).scalar_one()
     assert current == 2
+
+
+def test_reconcile_repairs_drift(inbox, store, vault, county, county_client) -> None:
+    from credit_exchange.push_county import reconcile
+
+    take(inbox, store, vault, f"MARKET_PENALTY_{D}_001.xml", "PENALTY", good_records("PENALTY", TODAY, 6))
+    merge_pending(store, vault)
+    CountyPusher(store, vault, county_client).run()
+    in_step = reconcile(store, county_client)
+    assert (in_step.checked, in_step.in_step, in_step.requeued) == (6, 6, 0)
+    county.reset()  # the platform lost everything (restored from an old backup, say)
+    drift = reconcile(store, county_client)
+    assert (drift.checked, drift.requeued) == (6, 6)
+    repaired = CountyPusher(store, vault, county_client).run()
+    assert repaired.records == {"accepted": 6}
+    assert (r := reconcile(store, county_client)).in_step == 6 and r.requeued == 0
+    assert_each_version_once(county, store)
+
+
+def test_reconcile_walks_the_records_round_robin(inbox, store, vault, county, county_client) -> None:
+    from credit_exchange.push_county import reconcile
+
+    take(inbox, store, vault, f"MARKET_PENALTY_{D}_001.xml", "PENALTY", good_records("PENALTY", TODAY, 5))
+    merge_pending(store, vault)
+    CountyPusher(store, vault, county_client).run()
+    seen = [reconcile(store, county_client, limit=2).checked for _ in range(3)]
+    assert seen == [2, 2, 2]  # 5 records, 2 a run: the third run wraps around

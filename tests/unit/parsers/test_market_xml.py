@@ -41,6 +41,7 @@ def test_delete_records_carry_no_fields() -> None:
     ('op="upsert" version="1"', "record_id_missing"),
     ('op="upsert" id="X-1" version="0"', "record_version"),
     ('op="upsert" id="X-1" version="v2"', "record_version"),
+    ('op="upsert" id="X-1" version="2147483648"', "record_version"),
     ('op="replace" id="X-1" version="1"', "record_op"),
 ])
 def test_record_attributes_are_checked(attrs: str, code: str) -> None:

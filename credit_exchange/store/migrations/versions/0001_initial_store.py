@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_deliveries_file_id'), ['file_id'], unique=False)
+        batch_op.create_index('ix_deliveries_file_ordinal', ['file_id', 'ordinal'], unique=True)
         batch_op.create_index(batch_op.f('ix_deliveries_record_id'), ['record_id'], unique=False)
         batch_op.create_index('ix_deliveries_unmerged', ['outcome', 'merged'], unique=False)
 
@@ -188,7 +188,7 @@ def downgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_unmerged')
         batch_op.drop_index(batch_op.f('ix_deliveries_record_id'))
-        batch_op.drop_index(batch_op.f('ix_deliveries_file_id'))
+        batch_op.drop_index('ix_deliveries_file_ordinal')
 
     op.drop_table('deliveries')
     op.drop_table('source_state')

@@ -1,0 +1,158 @@
+"""Ingest throughput and memory: a market penalty file taken by ``ingest_market``.
+
+- hub: the real DAG through ``airflow dags test`` against a real sshd and the SQLite store;
+  records/s = records / (time of the run with the file - time of a run with an empty inbox),
+  so Airflow's fixed cost of a run is subtracted; peak RSS of the run's process.
+- plain pipeline, same file, same machine: lxml iterparse, the reference jsonschema validator
+  reused, per-batch SQLite inserts; no SFTP, no receipts, no lineage.
+- memory: the hub's ingest of a multi-GiB file, peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+REPO = Path(__file__).resolve().parent.parent
+TODAY = date(2026, 11, 28)
+HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<CreditData xmlns="urn:qianwei:market:credit:1" kind="PENALTY" '
+        'generatedAt="2026-11-28T23:10:00+08:00" recordCount="{n}">\n')
+
+
+def write_penalty_file(path: Path, n: int, distinct: int = 20_000) -> int:
+    """A market penalty file of ``n`` valid records, streamed to disk (the body of ``distinct`` records repeats
+    with fresh ids, so generating gigabytes stays quick); returns its size."""
+    from credit_exchange.mapping import to_national
+    from credit_exchange.samples import valid_record
+
+    bodies = ["".join(f"<{c}>{escape(v)}</{c}>" for c, v in
+                      to_national("administrative_penalty", valid_record("administrative_penalty", i, TODAY),
+                                  mask_pii=False)) for i in range(min(n, distinct))]
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(HEAD.format(n=n))
+        for i in range(n):
+            fh.write(f'<Record op="upsert" id="SCJG-CF-2026-{i:08d}" version="1">{bodies[i % len(bodies)]}</Record>\n')
+        fh.write("</CreditData>\n")
+    return path.stat().st_size
+
+
+def _timed_child(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
+    """Run a command; return (seconds, peak RSS in MB of the child)."""
+    code = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
+            "r=subprocess.run(sys.argv[2:],stdout=open(sys.argv[1],'ab'),stderr=subprocess.STDOUT);"
+            "print(json.dumps([r.returncode,time.perf_counter()-t,"
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))")
+    out = subprocess.run([sys.executable, "-c", code, str(log), *cmd], env=env, capture_output=True, text=True,
+                         check=True)
+    rc, secs, peak = json.loads(out.stdout.strip().splitlines()[-1])
+    if rc != 0:
+        raise RuntimeError(f"{cmd[:3]} failed (exit {rc}); see {log}")
+    return secs, peak
+
+
+def _setup(state: Path) -> tuple[Any, dict[str, str]]:
+    from credit_exchange.crypto import PiiVault
+    from sandbox.sshd import INBOX_FOLDERS, start_sshd
+
+    server = start_sshd(state / "sshd", state / "data", folders=INBOX_FOLDERS)
+    env = {**os.environ,
+           "AIRFLOW_HOME": str(state / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+           "AIRFLOW_CONN_INBOX_SFTP": json.dumps(server.airflow_connection()),
+           "AIRFLOW_CONN_EXCHANGE_DB": json.dumps({"conn_type": "sqlite", "host": str(state / "exchange.db")}),
+           "AIRFLOW_CONN_PII_KEY": json.dumps({"conn_type": "generic", "password": PiiVault.generate_key()})}
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
+                   capture_output=True)
+    return server, env
+
+
+def hub_dag_run(state: Path, source: Path, n: int) -> dict[str, Any]:
+    """ingest_market through `airflow dags test`, fixed cost of an empty run subtracted."""
+    server, env = _setup(state)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    log = state / "runs.log"
+    try:
+        empty, empty_peak = _timed_child([airflow, "dags", "test", "ingest_market", "2026-11-29"], env, log)
+        shutil.copy(source, Path(server.data_root) / "market/inbox/MARKET_PENALTY_20261128_001.xml")
+        full, peak = _timed_child([airflow, "dags", "test", "ingest_market", "2026-11-30"], env, log)
+    finally:
+        server.stop()
+    with sqlite3.connect(state / "exchange.db") as db:
+        accepted = db.execute("select sum(accepted) from received_files").fetchone()[0]
+    assert accepted == n, f"expected {n} accepted, the store says {accepted}"
+    return {"records": n, "empty_run_s": round(empty, 1), "run_s": round(full, 1),
+            "records_per_s": round(n / (full - empty)), "peak_rss_mb": round(peak), "empty_peak_rss_mb":
+            round(empty_peak)}
+
+
+def plain_pipeline(source: Path, state: Path, limit: int) -> dict[str, Any]:
+    """The naive baseline: lxml + reused jsonschema reference validator + per-batch SQLite inserts."""
+    from lxml import etree
+
+    from credit_exchange.mapping import from_national
+    from credit_exchange.validation import _engines
+
+    validator = _engines().reference["administrative_penalty"]
+    db = sqlite3.connect(state / "plain.db")
+    db.execute("create table records (id text, version int, data text, valid int)")
+    ns = "{urn:qianwei:market:credit:1}"
+    started = time.perf_counter()
+    batch: list[tuple[Any, ...]] = []
+    count = 0
+    for _ev, el in etree.iterparse(str(source), events=("end",), tag=f"{ns}Record", resolve_entities=False,
+                                   no_network=True, load_dtd=False, huge_tree=True):
+        data = from_national("administrative_penalty", {c.tag[len(ns):]: c.text for c in el}).data
+        ok = validator.is_valid(data)
+        batch.append((el.get("id"), int(el.get("version")), json.dumps(data, ensure_ascii=False), int(ok)))
+        el.clear()
+        count += 1
+        if len(batch) >= 1000:
+            db.executemany("insert into records values (?,?,?,?)", batch)
+            db.commit()
+            batch.clear()
+        if count >= limit:
+            break
+    db.executemany("insert into records values (?,?,?,?)", batch)
+    db.commit()
+    secs = time.perf_counter() - started
+    return {"records": count, "run_s": round(secs, 1), "records_per_s": round(count / secs),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
+    """The hub's ingest core on a multi-GiB file (no Airflow around it): peak RSS of the process."""
+    server, env = _setup(state)
+    target = Path(server.data_root) / "market/inbox/MARKET_PENALTY_20261128_001.xml"
+    n = int(gib * 1024**3 / 1065)  # ~1,065 bytes a record in this generator
+    size = write_penalty_file(target, n)
+    code = (
+        "import json,os,resource,time\n"
+        "from credit_exchange import config\n"
+        "from credit_exchange.crypto import PiiVault\n"
+        "from credit_exchange.ingest import InboxIngest\n"
+        "from credit_exchange.store import Store\n"
+        "from connectors.sftp import SftpConnector\n"
+        "from datetime import date\n"
+        "store=Store.from_conn_id(); t=time.perf_counter()\n"
+        "with SftpConnector.from_conn_id('inbox_sftp') as s:\n"
+        "    r=InboxIngest(config.feed('market'), s, store, PiiVault.from_conn_id(), date(2026,11,28)).run()\n"
+        "print(json.dumps([r.totals()['accepted'], time.perf_counter()-t,"
+        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024]))\n")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                             cwd=REPO)
+    finally:
+        server.stop()
+    accepted, secs, peak = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"file_gib": round(size / 1024**3, 2), "records": accepted, "run_s": round(secs),
+            "records_per_s": round(accepted / secs), "peak_rss_mb": round(peak)}

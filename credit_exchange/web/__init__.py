@@ -1,0 +1,1 @@
+"""The Exchange page (FastAPI app mounted by ``plugins/exchange_plugin.py``); see ``app.py``."""

@@ -1,0 +1,246 @@
+"""The Exchange page: a FastAPI app the Airflow plugin mounts on the API server.
+
+Routes (relative to the mount, ``/qianwei-exchange`` in ``plugins/exchange_plugin.py``):
+
+- ``GET /``                          the overview (HTML), per department and platform
+- ``GET /api/overview``              the same numbers as JSON
+- ``GET /details/{kind}``            the rows behind one number (HTML; ``?department=`` / ``?platform=``)
+- ``GET /api/details/{kind}``        the same rows as JSON
+- ``GET /api/live/{department}``     files in the department's inbox right now (SFTP, short time-outs)
+- ``POST /actions/requeue``          form ``department``, ``file_id``: quarantine -> inbox
+- ``POST /actions/resend``           form ``platform``, optional ``id`` (repeatable): failed records go out again
+
+Every route needs a valid Airflow token (``credit_exchange.web.auth``); the
+POSTs also need the request to come from this server. The store is opened
+from the ``exchange_db`` connection on each request (one engine kept per
+database URL); this module does nothing when imported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from credit_exchange import admin_actions, dashboard
+from credit_exchange.pii import mask_text
+from credit_exchange.store import Store
+from credit_exchange.timeutil import now_local
+from credit_exchange.web import templates
+from credit_exchange.web.auth import (
+    NotAuthenticated,
+    Viewer,
+    login_url,
+    require_action,
+    require_same_origin,
+)
+
+log = logging.getLogger(__name__)
+
+STORE_CONN_ID = "exchange_db"
+LIVE_TIMEOUTS = {"connect_timeout": 3.0, "banner_timeout": 3.0, "auth_timeout": 3.0, "channel_timeout": 5.0,
+                 "transfer_timeout": 5.0}
+AUDIT_PREFIX = "qianwei_exchange."
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def store_from_connection() -> Store:
+    """The store named by the ``exchange_db`` connection, read now; engines are kept per URL.
+
+    The page never migrates the store (that is the pipeline's job): a store that
+    is missing or older than the code shows as an error on the page.
+    """
+    from credit_exchange.airflow_conn import get_connection
+    from credit_exchange.store.db import sqlalchemy_url
+
+    url = sqlalchemy_url(get_connection(STORE_CONN_ID))
+    with _stores_lock:
+        if url not in _stores:
+            _stores[url] = Store(url, migrate_now=False)
+        return _stores[url]
+
+
+def _user_name(user: Any) -> str:
+    return str(user.get_name())
+
+
+def audit(event: str, user: Any, dag_id: str | None, extra: dict[str, Any]) -> None:
+    """Record an admin action in Airflow's audit log (Browse → Audit Log), next to the UI's own actions."""
+    try:
+        from airflow.models.log import Log
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            session.add(Log(event=AUDIT_PREFIX + event, owner=_user_name(user),
+                            owner_display_name=_user_name(user), dag_id=dag_id,
+                            extra=json.dumps(extra, ensure_ascii=False, default=str)))
+    except Exception:  # noqa: BLE001 - the action is done; a lost audit row must be loud, not fatal
+        log.exception("could not write the audit log entry for %s by %s: %s", event, _user_name(user), extra)
+
+
+def create_app(
+    store_factory: Callable[[], Store] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sftp_opener: admin_actions.SftpOpener | None = None,
+) -> FastAPI:
+    """Build the app; the arguments replace the store, the clock and SFTP in tests."""
+    get_store = store_factory or store_from_connection
+    now = clock or now_local
+
+    def open_sftp(conn_id: str, **timeouts: float) -> Any:
+        if sftp_opener is not None:
+            return sftp_opener(conn_id)
+        from connectors.sftp import SftpConnector
+
+        return SftpConnector.from_conn_id(conn_id, **(timeouts or admin_actions.SFTP_TIMEOUTS))
+
+    app = FastAPI(title="Qianwei credit exchange", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(NotAuthenticated)
+    async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if wants_page:
+            return RedirectResponse(login_url(request), status_code=303)
+        return JSONResponse({"detail": f"需要登录 Airflow (Airflow login required): {exc.detail}"},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    def _read(fn: Callable[[Any], Any]) -> Any:
+        try:
+            store = get_store()
+            with store.session() as s:
+                return fn(s)
+        except (KeyError, ValueError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - shown to the admin, who must fix the store or its connection
+            log.exception("Exchange page: reading the store failed")
+            raise HTTPException(503, mask_text(
+                f"无法读取交换库，请检查 exchange_db 连接与运行状态 (cannot read the hub's store: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")) from exc
+
+    # -- pages ---------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    def overview_page(user: Viewer) -> HTMLResponse:
+        at = now()
+
+        def read(s: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+            o = dashboard.overview(s, at)
+            latest = {d["department"]: dashboard.latest_rejects(s, d["department"], at - dashboard.REJECT_WINDOW)
+                      for d in o["departments"] if d["rejected_records"]}
+            return o, latest
+
+        o, latest = _read(read)
+        return HTMLResponse(templates.render("overview", o=o, latest=latest, user=_user_name(user)))
+
+    @app.get("/api/overview")
+    def overview_json(user: Viewer) -> dict[str, Any]:
+        at = now()
+        return dict(_read(lambda s: dashboard.overview(s, at)))
+
+    def _details(kind: str, department: str | None, platform: str | None) -> list[dict[str, Any]]:
+        at = now()
+        try:
+            return list(_read(lambda s: dashboard.details(s, kind, at, department=department, platform=platform)))
+        except KeyError:
+            raise HTTPException(404, f"未知列表 (unknown list) {kind!r}") from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.get("/details/{kind}", response_class=HTMLResponse)
+    def details_page(kind: str, request: Request, user: Viewer, department: str | None = None,
+                     platform: str | None = None) -> HTMLResponse:
+        rows = _details(kind, department, platform)
+        title = dashboard.DETAIL_KINDS[kind][0]
+        whose = dashboard.department_label(department) if department else (
+            dashboard.PLATFORM_LABELS.get(platform or "", "") if platform else "")
+        action = "requeue" if kind == "quarantined" else "resend" if kind == "failed-records" else None
+        columns = [c for c in (rows[0] if rows else {}) if c != "requeue_possible"]
+        query = f"?{request.url.query}" if request.url.query else ""
+        return HTMLResponse(templates.render(
+            "details", title=title, whose=whose, kind=kind, rows=rows, columns=columns, action=action,
+            department=department, platform=platform, query=query))
+
+    @app.get("/api/details/{kind}")
+    def details_json(kind: str, user: Viewer, department: str | None = None,
+                     platform: str | None = None) -> dict[str, Any]:
+        return {"kind": kind, "department": department, "platform": platform,
+                "rows": _details(kind, department, platform)}
+
+    @app.get("/api/live/{department}")
+    def live_json(department: str, user: Viewer) -> dict[str, Any]:
+        """Files waiting on the department's server right now; an unreachable server is an answer, not a hang."""
+        from credit_exchange import config
+
+        if department not in dashboard.DEPARTMENTS:
+            raise HTTPException(404, f"未知部门 (unknown department) {department!r}")
+        feed = config.feed(department)
+        if dashboard.quarantine_folder(department) is None and department != "pboc":
+            raise HTTPException(404, "该部门不通过 SFTP 交付 (this department does not deliver over SFTP)")
+        try:
+            with open_sftp(feed.connection, **LIVE_TIMEOUTS) as sftp:
+                if department == "pboc":
+                    suffix = str(feed.options.get("control_suffix", ".ok"))
+                    data_files = {f.name for f in sftp.listdir(feed.root) if not f.name.endswith(suffix)
+                                  and feed.file_pattern.match(f.name)}
+                    taken = set(_read(lambda s: dashboard.taken_pairs(s, department)))
+                    return {"department": department, "waiting": len(data_files - taken),
+                            "note": "对方目录中尚未接收的数据文件 (data files on their outbox not taken yet)"}
+                names = [f.name for f in sftp.listdir(feed.folder("inbox"))]
+                return {"department": department, "waiting": len(names),
+                        "uploading": sum(n.endswith(".tmp") for n in names),
+                        "note": "收件箱中的文件（含上传中的 .tmp） (files in the inbox, uploads included)"}
+        except Exception as exc:  # noqa: BLE001 - the page shows "?" with the reason
+            return {"department": department, "error": mask_text(str(exc)) or type(exc).__name__}
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _answer(request: Request, ok: bool, message: str, result: dict[str, Any] | None, back: str,
+                status_code: int = 200) -> Response:
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse({"ok": ok, "message": message, "result": result}, status_code=status_code)
+        return HTMLResponse(templates.render("result", ok=ok, message=message, back=back), status_code=status_code)
+
+    @app.post("/actions/requeue", dependencies=[Depends(require_same_origin)])
+    def requeue(request: Request, department: Annotated[str, Form()], file_id: Annotated[int, Form()],
+                user: Viewer) -> Response:
+        if department not in dashboard.DEPARTMENTS:
+            raise HTTPException(400, f"未知部门 (unknown department) {department!r}")
+        dag_id = f"ingest_{department}"
+        require_action(user, dag_id)
+        back = f"../details/quarantined?department={department}"
+        try:
+            result = admin_actions.requeue_file(get_store(), file_id, _user_name(user), department=department,
+                                                open_sftp=lambda conn_id: open_sftp(conn_id))
+        except admin_actions.ActionRefused as exc:
+            log.warning("re-queue of file %s refused for %s: %s", file_id, _user_name(user), exc)
+            return _answer(request, False, str(exc), None, back, 409)
+        audit("requeue_file", user, dag_id, {**result.details, "message": result.message})
+        return _answer(request, True, result.message, result.as_dict(), back)
+
+    @app.post("/actions/resend", dependencies=[Depends(require_same_origin)])
+    def resend(request: Request, platform: Annotated[str, Form()], user: Viewer,
+               id: Annotated[list[str] | None, Form()] = None) -> Response:
+        if platform not in dashboard.PLATFORMS:
+            raise HTTPException(400, f"未知平台 (unknown platform) {platform!r}")
+        dag_id = f"push_{platform}"
+        require_action(user, dag_id)
+        back = f"../details/failed-records?platform={platform}"
+        try:
+            ids: list[int | str] | None = [i for i in id if i] if id else None
+            if platform == "county" and ids:
+                ids = [int(i) for i in ids]
+            result = admin_actions.resend_failed(get_store(), platform, _user_name(user), ids or None)
+        except (admin_actions.ActionRefused, ValueError) as exc:
+            return _answer(request, False, str(exc), None, back, 409)
+        audit("resend_failed", user, dag_id, {**result.details, "message": result.message})
+        return _answer(request, True, result.message, result.as_dict(), back)
+
+    return app

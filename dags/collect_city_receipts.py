@@ -1,0 +1,41 @@
+"""
+### collect_city_receipts — 收取市信用平台回执 (collect the city platform's receipts)
+
+Hourly: reads `/receipt/511123/{name}.receipt.xml` for every file uploaded to
+the city platform (connection `city_platform_sftp`), checks it against the
+schema, and marks each record `ok` or `error` (code and message, shown to
+admins). A refused record stays failed until its source sends a corrected
+version, which then goes out again as `add`. A file still without a receipt 24
+hours after its upload raises one `city_receipt_overdue` alert.
+
+Nothing waiting: the run succeeds and does nothing.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from credit_exchange.schedule import NETWORK_RETRIES, START
+
+
+@dag(
+    dag_id="collect_city_receipts",
+    schedule="0 * * * *",
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=NETWORK_RETRIES,
+    doc_md=__doc__,
+    tags=["qianwei", "receipts", "city"],
+)
+def collect_city_receipts() -> None:
+    @task(task_id="collect_receipts")
+    def collect(**context) -> dict:
+        from credit_exchange.tasks.city import collect_city_receipts as run
+
+        return run(context)
+
+    collect()
+
+
+collect_city_receipts()

@@ -1,0 +1,59 @@
+"""
+### ingest_pboc — 人行支付风险事件接收 (PBoC payment-risk pairs)
+
+Reads the PBoC sub-branch's **read-only** SFTP outbox (connection `pboc_sftp`,
+`/outbox/`): every pair `PBOC_PAYRISK_{YYYYMMDD}_{NN}.dat` + `.ok` whose control
+file is there. The data file is streamed once, its SM3 and record count checked
+against the control file, and its records taken in one transaction (rolled back
+if a check fails). The hub never writes, renames or deletes on their server; the
+ledger of pairs taken (name + announced SM3) makes each pair count exactly once,
+and a pair whose digest changed is taken again. Receipts (回执) stay in the
+hub's store.
+
+- A `.dat` without its `.ok` is still in transit: left alone.
+- A pair failing its check is re-checked on the next runs; on the third failing
+  run (`recheck_runs` in `config/departments.yaml`) it is called corrupt and an
+  alert `pboc_pair_corrupt` is raised. **The task still succeeds**: the alert is
+  the signal (Exchange page, chat robot, e-mail); the XCom counts `corrupt`.
+- A pair with too many rejected records is refused whole (receipt + alert
+  `pboc_pair_refused`).
+
+A run with an empty outbox succeeds and does nothing.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, NIGHTLY, START
+
+
+@dag(
+    dag_id="ingest_pboc",
+    schedule=NIGHTLY,
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=NETWORK_RETRIES,
+    doc_md=__doc__,
+    tags=["qianwei", "ingest", "pboc"],
+)
+def ingest_pboc() -> None:
+    @task(task_id="take_pboc_pairs")
+    def take_pairs(**context) -> dict:
+        from credit_exchange.tasks.pboc import ingest_pboc
+
+        return ingest_pboc(context)
+
+    @task.short_circuit(task_id="any_new_records")
+    def any_new(summary: dict) -> bool:
+        return summary["accepted"] > 0
+
+    @task(task_id="announce_deliveries", outlets=[DELIVERIES])
+    def announce() -> None:
+        """Emits the deliveries asset so that merge_credit runs."""
+
+    any_new(take_pairs()) >> announce()
+
+
+ingest_pboc()

@@ -1,0 +1,58 @@
+"""
+### ingest_transport — 交通运输局接口拉取 (transport-bureau REST feed)
+
+Pulls both endpoints of the transport bureau's API (connection `transport_api`):
+`courier-enterprises` (寄递物流企业信用评价, `courier_rating`) and
+`courier-violations` (行政处罚, `administrative_penalty`). Each endpoint has a
+watermark: the `server_time` of its last completed pull; a pull asks for
+everything updated since the watermark minus 5 minutes, validates every item
+against the county's schemas and stores the good ones with their lineage
+(`{endpoint}@{server_time}`, page and item). Repeats are recognised by id and
+version. The receipt of each pull is kept in the store.
+
+The watermark moves only together with the records of a completed pull. An
+endpoint the API keeps failing on (429 / 5xx after the client's retries) is
+left untouched and the task fails, naming the endpoint: Airflow retries it.
+An expired page token restarts that endpoint from its watermark within the run.
+A pull with too many bad records is refused whole and raises an alert.
+
+A run with nothing new succeeds and does nothing.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, NIGHTLY, START
+
+
+@dag(
+    dag_id="ingest_transport",
+    schedule=NIGHTLY,
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=NETWORK_RETRIES,
+    doc_md=__doc__,
+    tags=["qianwei", "ingest", "transport"],
+)
+def ingest_transport() -> None:
+    @task(task_id="pull_transport_api")
+    def pull(**context) -> dict:
+        from credit_exchange.tasks.transport import pull_transport
+
+        return pull_transport(context)
+
+    @task.short_circuit(task_id="any_new_records")
+    def any_new(summary: dict) -> bool:
+        # accepted_in_run also counts what an earlier try of this run committed before it failed.
+        return summary["accepted"] > 0 or summary["accepted_in_run"] > 0
+
+    @task(task_id="announce_deliveries", outlets=[DELIVERIES])
+    def announce() -> None:
+        """Emits the deliveries asset so that merge_credit runs."""
+
+    any_new(pull()) >> announce()
+
+
+ingest_transport()

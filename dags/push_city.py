@@ -1,0 +1,45 @@
+"""
+### push_city — 推送市信用平台（信用中国·乐山） (push to the city credit platform)
+
+Keeps the city platform (connection `city_platform_sftp`, folder `/upload/511123/`)
+equal to what it must publish on the run date: licences in force, penalties
+within their publicity period, abnormal-operation entries not removed, red and
+black list entries in force (data-standard.md 4). The difference to what the
+platform holds from us goes out as `add` / `update` / `delete` records in
+`XZXK`, `XZCF`, `JYYC`, `HONGMD`, `HEIMD` files of at most 5,000 records,
+each checked against the XSD, stored before upload, and uploaded as
+`{name}.tmp` → `{name}` → `{name}.ok`. An interrupted upload is completed from
+the stored bytes on the next run; no record version is sent twice.
+
+Runs when merge produced new record versions. The run date is the logical date
+in Asia/Shanghai. Nothing to send: the run succeeds and does nothing.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from credit_exchange.schedule import NETWORK_RETRIES, RECORD_VERSIONS, START
+
+
+@dag(
+    dag_id="push_city",
+    schedule=[RECORD_VERSIONS],
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=NETWORK_RETRIES,
+    doc_md=__doc__,
+    tags=["qianwei", "push", "city"],
+)
+def push_city() -> None:
+    @task(task_id="push_city_files")
+    def push(**context) -> dict:
+        from credit_exchange.tasks.city import push_city as run
+
+        return run(context)
+
+    push()
+
+
+push_city()

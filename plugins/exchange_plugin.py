@@ -1,0 +1,59 @@
+"""Airflow plugin: the Exchange page (信用交换 Exchange) for admins.
+
+Mounts the FastAPI app of ``credit_exchange.web`` on the API server under
+``/qianwei-exchange`` and adds it to the UI's navigation (Browse menu) as an
+external view shown inside the UI. Importing this module is cheap and does no
+I/O: the app is built on its first request, and the store is opened per
+request from the ``exchange_db`` connection. Every route checks the user's
+Airflow token itself (plugin endpoints are not behind Airflow's login).
+Restart the API server after changing this plugin.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+URL_PREFIX = "/qianwei-exchange"
+
+
+class _LazyApp:
+    """An ASGI app that builds the real one on first use (keeps plugin loading cheap in every process)."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> Any:
+        with self._lock:
+            if self._app is None:
+                from credit_exchange.web.app import create_app
+
+                self._app = create_app()
+        return self._app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        app = self._app or self._build()
+        await app(scope, receive, send)
+
+
+exchange_app = _LazyApp()
+
+
+class QianweiExchangePlugin(AirflowPlugin):
+    name = "qianwei_exchange"
+    fastapi_apps = [
+        {"app": exchange_app, "url_prefix": URL_PREFIX, "name": "Qianwei credit exchange page"},
+    ]
+    external_views = [
+        {
+            "name": "信用交换 Exchange",
+            # Relative to the UI's base URL (works behind a proxy that adds a path).
+            "href": URL_PREFIX.lstrip("/") + "/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "qianwei-exchange",
+        },
+    ]

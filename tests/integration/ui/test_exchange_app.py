@@ -1,0 +1,167 @@
+"""The Exchange app inside Airflow's own API app (plugin mounted, real auth manager, real tokens)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from credit_exchange.store import OutboxItem, ReceivedFile
+from credit_exchange.timeutil import now_local
+from tests.integration.ui.conftest import audit_rows, make_token
+from tests.integration.ui.scenario import EXPECTED, FULL_ID, REFUSED_NAME, fill
+
+P = "/qianwei-exchange"
+SAME_ORIGIN = {"Origin": "http://testserver"}
+
+
+@pytest.fixture
+def night(inbox: Any, store: Any, vault: Any) -> dict[str, Any]:
+    return fill(inbox, store, vault, now_local())
+
+
+@pytest.fixture
+def admin(client: Any) -> Any:
+    client.cookies.set("_token", make_token("admin", "ADMIN"))
+    return client
+
+
+def cell(html: str, row_attr: str, field: str) -> str:
+    """The text of one cell of the overview, found by its row's data attribute and its field."""
+    row = re.search(rf'<tr {row_attr}>(.*?)</tr>', html, re.S)
+    assert row, row_attr
+    found = re.search(rf'data-field="{field}"[^>]*>(.*?)</td>', row.group(1), re.S)
+    assert found, (row_attr, field)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+def test_plugin_is_registered_with_a_nav_entry() -> None:
+    from airflow import plugins_manager
+
+    views, _ = plugins_manager._get_ui_plugins()
+    [view] = [v for v in views if v.get("url_route") == "qianwei-exchange"]
+    assert view["name"] == "信用交换 Exchange" and view["href"] == "qianwei-exchange/"
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    assert [a["url_prefix"] for a in apps if a["name"].startswith("Qianwei")] == [P]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/overview", "/details/quarantined?department=market",
+                                  "/api/details/alerts", "/api/live/market"])
+def test_every_page_refuses_a_request_without_a_valid_token(client: Any, path: str) -> None:
+    assert client.get(P + path).status_code == 401
+    client.cookies.set("_token", "not-a-token")
+    assert client.get(P + path).status_code == 401
+    client.cookies.clear()
+    tampered = make_token("admin", "ADMIN")[:-4] + "AAAA"
+    assert client.get(P + path, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
+
+
+def test_a_browser_without_a_token_is_sent_to_the_login_page(client: Any) -> None:
+    r = client.get(P + "/", headers={"Accept": "text/html"})
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/auth/login?next=") and "qianwei-exchange" in r.headers["location"]
+
+
+def test_actions_refuse_a_request_without_a_token(client: Any, store: Any, night: Any, inbox_root: Path) -> None:
+    r = client.post(P + "/actions/requeue", data={"department": "market", "file_id": "1"}, headers=SAME_ORIGIN)
+    assert r.status_code == 401
+    r = client.post(P + "/actions/resend", data={"platform": "county"}, headers=SAME_ORIGIN)
+    assert r.status_code == 401
+    assert (inbox_root / "market" / "quarantine" / REFUSED_NAME).exists()
+
+
+def test_the_page_shows_the_night(admin: Any, night: Any) -> None:
+    r = admin.get(P + "/")
+    assert r.status_code == 200, r.text
+    html = r.text
+    assert "信用交换" in html and "Exchange" in html
+    for dept in ("market", "police", "transport", "pboc"):
+        for field, value in EXPECTED[dept].items():
+            assert cell(html, f'data-department="{dept}"', field) == str(value), (dept, field)
+    for plat in ("county", "city"):
+        for field, value in EXPECTED[plat].items():
+            assert cell(html, f'data-platform="{plat}"', field) == str(value), (plat, field)
+    assert 'href="details/quarantined?department=market"' in html
+    assert "uscc_checksum" in html and night["good"] in html  # rule codes and the latest rejects
+    assert FULL_ID not in html and FULL_ID[:-1] + "9" not in html
+    assert admin.get(P + "/api/overview").json()["alerts_open"] == EXPECTED["alerts_open"]
+
+
+def test_detail_lists_in_html_and_json(admin: Any, night: Any) -> None:
+    page = admin.get(P + "/details/quarantined?department=market")
+    assert page.status_code == 200 and REFUSED_NAME in page.text and 'action="../actions/requeue"' in page.text
+    rows = admin.get(P + "/api/details/rejects?department=market").json()["rows"]
+    assert {r["file"] for r in rows} == {night["good"]} and all(r["position"] for r in rows)
+    failed = admin.get(P + "/details/failed-records?platform=city")
+    assert failed.status_code == 200 and 'id="resend-all"' in failed.text
+    assert admin.get(P + "/api/details/nothing").status_code == 404
+    assert admin.get(P + "/api/details/quarantined?department=nobody").status_code == 400
+    text = admin.get(P + "/api/details/data-quality").text + admin.get(P + "/api/details/alerts").text
+    assert FULL_ID not in text
+
+
+def test_live_count_comes_from_the_inbox_server(admin: Any, night: Any, inbox: Any) -> None:
+    inbox.write_bytes("/market/inbox/MARKET_PENALTY_20990101_001.xml.tmp", b"<?xml")
+    live = admin.get(P + "/api/live/market").json()
+    assert live["waiting"] == 1 and live["uploading"] == 1
+    assert admin.get(P + "/api/live/transport").status_code == 404
+
+
+def test_requeue_through_the_page_is_done_and_audited(admin: Any, store: Any, night: Any,
+                                                      inbox_root: Path) -> None:
+    with store.session() as s:
+        fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
+    before = len(audit_rows("qianwei_exchange.requeue_file"))
+    r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
+                   headers={**SAME_ORIGIN, "Accept": "text/html"})
+    assert r.status_code == 200 and 'class="msg ok"' in r.text, r.text
+    assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
+    [entry] = audit_rows("qianwei_exchange.requeue_file")[before:]
+    assert entry["owner"] == "admin" and entry["dag_id"] == "ingest_market"
+    assert entry["extra"]["to"] == f"/market/inbox/{REFUSED_NAME}"
+    # Asked again: refused politely, nothing else moves.
+    again = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": "999999"},
+                       headers=SAME_ORIGIN)
+    assert again.status_code == 409
+
+
+def test_posts_from_another_site_are_refused(admin: Any, store: Any, night: Any, inbox_root: Path) -> None:
+    with store.session() as s:
+        fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
+    form = {"department": "market", "file_id": str(fid)}
+    for headers in ({"Origin": "http://evil.example"}, {}, {"Referer": "https://evil.example/x"},
+                    {"Origin": "http://testserver", "Sec-Fetch-Site": "cross-site"}):
+        assert admin.post(P + "/actions/requeue", data=form, headers=headers).status_code == 403, headers
+    assert (inbox_root / "market" / "quarantine" / REFUSED_NAME).exists()
+
+
+def test_a_viewer_may_look_but_not_act(client: Any, store: Any, night: Any) -> None:
+    client.cookies.set("_token", make_token("vera", "VIEWER"))
+    assert client.get(P + "/").status_code == 200
+    r = client.post(P + "/actions/resend", data={"platform": "county"}, headers=SAME_ORIGIN)
+    assert r.status_code == 403
+    with store.session() as s:
+        assert s.execute(select(OutboxItem.id).where(OutboxItem.status == "failed")).scalars().all()
+
+
+def test_resend_with_a_bearer_token_answers_json(client: Any, store: Any, night: Any) -> None:
+    token = make_token("ops", "OP")
+    r = client.post(P + "/actions/resend", data={"platform": "county"},
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ok"] and body["result"]["actor"] == "ops" and body["result"]["details"]["resent"] == 2
+    with store.session() as s:
+        assert not s.execute(select(OutboxItem.id).where(OutboxItem.status == "failed")).scalars().all()
+    assert any(e["owner"] == "ops" for e in audit_rows("qianwei_exchange.resend_failed"))
+
+
+def test_a_store_that_cannot_be_read_is_reported_not_hidden(admin: Any, monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    # An empty database file: the page never migrates the store, it says what is wrong.
+    monkeypatch.setenv("AIRFLOW_CONN_EXCHANGE_DB", f'{{"conn_type": "sqlite", "host": "{tmp_path / "none.db"}"}}')
+    r = admin.get(P + "/api/overview")
+    assert r.status_code == 503 and "exchange_db" in r.json()["detail"]
