@@ -5,10 +5,12 @@ Imported by the DAG files at parse time, so it stays cheap: no I/O, no heavy imp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
 
 LOCAL_TZ = "Asia/Shanghai"
 START = pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ)
@@ -35,3 +37,28 @@ def nightly_or_inbox(department: str) -> AssetOrTimeSchedule:
     """The nightly cycle, and also whenever the watcher sees files waiting (operations.md: within 15 minutes)."""
     return AssetOrTimeSchedule(timetable=CronTriggerTimetable(NIGHTLY, timezone=LOCAL_TZ),
                                assets=[inbox_asset(department)])
+
+
+# What every ingest DAG passes to @dag besides its id, schedule, docs and department tag.
+INGEST_DAG_ARGS: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1,
+                                   "default_args": NETWORK_RETRIES}
+
+
+def ingest_tasks(take: Callable[..., dict[str, Any]]) -> None:
+    """The shape every ingest DAG shares, built inside its @dag function:
+    take the feed → any_new_records → announce_deliveries.
+
+    ``take`` is the DAG file's task body (its name is the task id); the short circuit skips the
+    announcement, and so merge_credit, when nothing new was accepted.
+    """
+
+    @task.short_circuit(task_id="any_new_records")
+    def any_new(summary: dict[str, Any]) -> bool:
+        # accepted_in_run: what an earlier, failed try of this run already committed (API pulls).
+        return summary["accepted"] > 0 or summary.get("accepted_in_run", 0) > 0
+
+    @task(task_id="announce_deliveries", outlets=[DELIVERIES])
+    def announce() -> None:
+        """Emits the deliveries asset so that merge_credit runs."""
+
+    any_new(task(take)()) >> announce()  # type: ignore[arg-type]  # an XComArg at authoring time

@@ -13,37 +13,21 @@ way (`.tmp`) are left alone.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
-from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, START, nightly_or_inbox
+from credit_exchange.schedule import INGEST_DAG_ARGS, ingest_tasks, nightly_or_inbox
 
 
-@dag(
-    dag_id="ingest_market",
-    schedule=nightly_or_inbox("market"),
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=NETWORK_RETRIES,
-    doc_md=__doc__,
-    tags=["qianwei", "ingest", "market"],
-)
+def take_market_files(**context) -> dict:
+    from credit_exchange.tasks.inbox import ingest_inbox
+
+    return ingest_inbox("market", context)
+
+
+@dag(dag_id="ingest_market", schedule=nightly_or_inbox("market"), doc_md=__doc__, tags=["qianwei", "ingest", "market"],
+     **INGEST_DAG_ARGS)
 def ingest_market() -> None:
-    @task(task_id="take_market_files")
-    def take_files(**context) -> dict:
-        from credit_exchange.tasks.inbox import ingest_inbox
-
-        return ingest_inbox("market", context)
-
-    @task.short_circuit(task_id="any_new_records")
-    def any_new(summary: dict) -> bool:
-        return summary["accepted"] > 0
-
-    @task(task_id="announce_deliveries", outlets=[DELIVERIES])
-    def announce() -> None:
-        """Emits the deliveries asset so that merge_credit runs."""
-
-    any_new(take_files()) >> announce()
+    ingest_tasks(take_market_files)
 
 
 ingest_market()

@@ -23,37 +23,21 @@ A run with an empty outbox succeeds and does nothing.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
-from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, NIGHTLY, START
+from credit_exchange.schedule import INGEST_DAG_ARGS, NIGHTLY, ingest_tasks
 
 
-@dag(
-    dag_id="ingest_pboc",
-    schedule=NIGHTLY,
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=NETWORK_RETRIES,
-    doc_md=__doc__,
-    tags=["qianwei", "ingest", "pboc"],
-)
+def take_pboc_pairs(**context) -> dict:
+    from credit_exchange.tasks.pboc import ingest_pboc
+
+    return ingest_pboc(context)
+
+
+@dag(dag_id="ingest_pboc", schedule=NIGHTLY, doc_md=__doc__, tags=["qianwei", "ingest", "pboc"],
+     **INGEST_DAG_ARGS)
 def ingest_pboc() -> None:
-    @task(task_id="take_pboc_pairs")
-    def take_pairs(**context) -> dict:
-        from credit_exchange.tasks.pboc import ingest_pboc
-
-        return ingest_pboc(context)
-
-    @task.short_circuit(task_id="any_new_records")
-    def any_new(summary: dict) -> bool:
-        return summary["accepted"] > 0
-
-    @task(task_id="announce_deliveries", outlets=[DELIVERIES])
-    def announce() -> None:
-        """Emits the deliveries asset so that merge_credit runs."""
-
-    any_new(take_pairs()) >> announce()
+    ingest_tasks(take_pboc_pairs)
 
 
 ingest_pboc()

@@ -19,37 +19,21 @@ A run with nothing in the inbox succeeds and does nothing.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
-from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, START, nightly_or_inbox
+from credit_exchange.schedule import INGEST_DAG_ARGS, ingest_tasks, nightly_or_inbox
 
 
-@dag(
-    dag_id="ingest_police",
-    schedule=nightly_or_inbox("police"),
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=NETWORK_RETRIES,
-    doc_md=__doc__,
-    tags=["qianwei", "ingest", "police"],
-)
+def take_police_files(**context) -> dict:
+    from credit_exchange.tasks.inbox import ingest_inbox
+
+    return ingest_inbox("police", context)
+
+
+@dag(dag_id="ingest_police", schedule=nightly_or_inbox("police"), doc_md=__doc__, tags=["qianwei", "ingest", "police"],
+     **INGEST_DAG_ARGS)
 def ingest_police() -> None:
-    @task(task_id="take_police_files")
-    def take_files(**context) -> dict:
-        from credit_exchange.tasks.inbox import ingest_inbox
-
-        return ingest_inbox("police", context)
-
-    @task.short_circuit(task_id="any_new_records")
-    def any_new(summary: dict) -> bool:
-        return summary["accepted"] > 0
-
-    @task(task_id="announce_deliveries", outlets=[DELIVERIES])
-    def announce() -> None:
-        """Emits the deliveries asset so that merge_credit runs."""
-
-    any_new(take_files()) >> announce()
+    ingest_tasks(take_police_files)
 
 
 ingest_police()

@@ -21,38 +21,21 @@ A run with nothing new succeeds and does nothing.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
-from credit_exchange.schedule import DELIVERIES, NETWORK_RETRIES, NIGHTLY, START
+from credit_exchange.schedule import INGEST_DAG_ARGS, NIGHTLY, ingest_tasks
 
 
-@dag(
-    dag_id="ingest_transport",
-    schedule=NIGHTLY,
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=NETWORK_RETRIES,
-    doc_md=__doc__,
-    tags=["qianwei", "ingest", "transport"],
-)
+def pull_transport_api(**context) -> dict:
+    from credit_exchange.tasks.transport import pull_transport
+
+    return pull_transport(context)
+
+
+@dag(dag_id="ingest_transport", schedule=NIGHTLY, doc_md=__doc__, tags=["qianwei", "ingest", "transport"],
+     **INGEST_DAG_ARGS)
 def ingest_transport() -> None:
-    @task(task_id="pull_transport_api")
-    def pull(**context) -> dict:
-        from credit_exchange.tasks.transport import pull_transport
-
-        return pull_transport(context)
-
-    @task.short_circuit(task_id="any_new_records")
-    def any_new(summary: dict) -> bool:
-        # accepted_in_run also counts what an earlier try of this run committed before it failed.
-        return summary["accepted"] > 0 or summary["accepted_in_run"] > 0
-
-    @task(task_id="announce_deliveries", outlets=[DELIVERIES])
-    def announce() -> None:
-        """Emits the deliveries asset so that merge_credit runs."""
-
-    any_new(pull()) >> announce()
+    ingest_tasks(pull_transport_api)
 
 
 ingest_transport()

@@ -23,7 +23,6 @@ prints ``READY <url>`` once listening.
 from __future__ import annotations
 
 import argparse
-import collections
 import hashlib
 import json
 import os
@@ -36,12 +35,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from connectors.signing import NonceCache, SignatureError, verify
+from connectors.signing import SignatureError, verify
+from sandbox._http import JsonHandler, SandboxServer
 
 BATCHES_PATH = "/api/v1/batches"
 RECORDS_PREFIX = "/api/v1/records/"
@@ -267,110 +266,31 @@ class Store:
             self._db.executescript("DELETE FROM records; DELETE FROM history; DELETE FROM batches;")
 
 
-class CountyPlatformServer(ThreadingHTTPServer):
-    """The HTTP server; ``url`` and ``shutdown()`` are what tests use."""
+class CountyPlatformServer(SandboxServer):
+    """The county platform sandbox server."""
 
-    daemon_threads = True
-    # Idle keep-alive connections must not hold up shutdown.
-    block_on_close = False
+    thread_name = "county-platform-sandbox"
 
     def __init__(self, address: tuple[str, int], store: Store, credentials: dict[str, str],
                  clock: Callable[[], float] = time.time) -> None:
-        super().__init__(address, CountyPlatformHandler)
+        super().__init__(address, CountyPlatformHandler, credentials, clock)
         self.store = store
-        self.credentials = credentials
-        self.clock = clock
-        self.nonces = NonceCache()
-        self.stopping = threading.Event()
-        self._faults: collections.deque[dict[str, Any]] = collections.deque()
-        self._stats: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        host, port = self.socket.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
 
     def add_faults(self, faults: list[dict[str, Any]]) -> None:
-        for fault in faults:
-            if not isinstance(fault, dict) or fault.get("kind") not in FAULT_KINDS:
-                raise ValueError(f"unknown fault {fault!r}; kinds: {sorted(FAULT_KINDS)}")
-            if fault["kind"] == "status" and not isinstance(fault.get("status"), int):
-                raise ValueError("a status fault needs an integer status")
-        with self._lock:
-            for fault in faults:
-                self._faults.extend([dict(fault)] * max(1, int(fault.get("times", 1))))
-
-    def next_fault(self) -> dict[str, Any] | None:
-        with self._lock:
-            return self._faults.popleft() if self._faults else None
-
-    def count(self, key: str) -> None:
-        with self._lock:
-            self._stats[key] += 1
-
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            by_status = {k: v for k, v in sorted(self._stats.items()) if k.isdigit()}
-            return {"requests": sum(self._stats.values()), "by_status": by_status,
-                    "dropped": self._stats.get("dropped", 0), "faults_pending": len(self._faults)}
+        self.queue_faults(faults, FAULT_KINDS)
 
     def reset(self) -> None:
         self.store.reset()
-        with self._lock:
-            self._faults.clear()
-            self._stats.clear()
+        self.clear_faults_and_stats()
 
-    def start_in_thread(self) -> CountyPlatformServer:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="county-platform-sandbox", daemon=True)
-        self._thread.start()
-        return self
-
-    def shutdown(self) -> None:
-        """Stop serving, release hanging requests, close the socket and the database."""
-        self.stopping.set()
-        if self._thread is not None:
-            super().shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
+    def close_resources(self) -> None:
         self.store.close()
 
 
-class CountyPlatformHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class CountyPlatformHandler(JsonHandler):
     server: CountyPlatformServer
-    # An idle keep-alive connection is closed after this many seconds.
-    timeout = 30
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        # Quiet by default: pytest output stays readable; the stats endpoint counts requests.
-        if os.environ.get("SANDBOX_VERBOSE"):
-            super().log_message(format, *args)
 
     # --- plumbing -----------------------------------------------------------------------
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
-              count: bool = True) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        if count:
-            self.server.count(str(status))
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (time-out, killed): what was stored stays stored.
-            self.close_connection = True
-
-    def _error(self, status: int, error: str, message: str, headers: dict[str, str] | None = None,
-               count: bool = True) -> None:
-        self._send(status, {"error": error, "message": message}, headers, count)
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after answering an error (the connection then closes)."""
@@ -516,8 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     server = CountyPlatformServer((args.host, args.port), Store(args.db), {args.app_key: args.app_secret})
 
     def stop(signum: int, frame: Any) -> None:
-        server.stopping.set()
-        threading.Thread(target=super(CountyPlatformServer, server).shutdown, daemon=True).start()
+        server.stop_from_signal()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -36,15 +36,14 @@ import secrets
 import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from connectors.signing import NonceCache, SignatureError, parse_query, verify
+from connectors.signing import SignatureError, parse_query, verify
+from sandbox._http import JsonHandler, SandboxServer
 
 ENDPOINTS = ("courier-enterprises", "courier-violations")
 API_PREFIX = "/api/v1/"
@@ -79,34 +78,23 @@ def check_item(item: Any) -> dict[str, Any]:
     return dict(item)
 
 
-class TransportApiServer(ThreadingHTTPServer):
-    """The HTTP server; ``url`` and ``shutdown()`` are what tests use."""
+class TransportApiServer(SandboxServer):
+    """The transport API sandbox server."""
 
-    daemon_threads = True
-    block_on_close = False
+    thread_name = "transport-api-sandbox"
 
     def __init__(self, address: tuple[str, int], credentials: dict[str, str], *,
                  rate_limit: int = DEFAULT_RATE_LIMIT, clock: Callable[[], float] = time.time,
                  token_clock: Callable[[], float] | None = None) -> None:
-        super().__init__(address, TransportApiHandler)
-        self.credentials = credentials
+        super().__init__(address, TransportApiHandler, credentials, clock)
         self.rate_limit = rate_limit
         # Signatures are checked against ``clock``; token ages against ``token_clock``, so a
         # test can age tokens by ten minutes without making every signature look skewed.
-        self.clock = clock
         self.token_clock = token_clock or clock
-        self.nonces = NonceCache()
-        self.stopping = threading.Event()
         self._token_key = secrets.token_bytes(32)
         self._token_generation = 0
         self._items: dict[str, dict[str, dict[str, Any]]] = {endpoint: {} for endpoint in ENDPOINTS}
-        self._faults: collections.deque[dict[str, Any]] = collections.deque()
-        self._stats: collections.Counter[str] = collections.Counter()
         self._calls: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        host, port = self.socket.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
 
     # --- data ---------------------------------------------------------------------------
 
@@ -173,22 +161,11 @@ class TransportApiServer(ThreadingHTTPServer):
     # --- faults, rate limit, stats ------------------------------------------------------
 
     def add_faults(self, faults: list[dict[str, Any]]) -> None:
-        for fault in faults:
-            kind = fault.get("kind") if isinstance(fault, dict) else None
-            if kind not in QUEUED_FAULT_KINDS | {"expire_tokens"}:
-                raise ValueError(f"unknown fault {fault!r}")
-            if kind == "status" and not isinstance(fault.get("status"), int):
-                raise ValueError("a status fault needs an integer status")
-        for fault in faults:
-            if fault["kind"] == "expire_tokens":
-                self.expire_tokens()
-                continue
-            with self._lock:
-                self._faults.extend([dict(fault)] * max(1, int(fault.get("times", 1))))
-
-    def next_fault(self) -> dict[str, Any] | None:
-        with self._lock:
-            return self._faults.popleft() if self._faults else None
+        # expire_tokens acts at once; the others wait for the next requests.
+        queued = [f for f in faults if not (isinstance(f, dict) and f.get("kind") == "expire_tokens")]
+        self.queue_faults(queued, QUEUED_FAULT_KINDS)
+        if len(queued) != len(faults):
+            self.expire_tokens()
 
     def rate_limited(self, app_key: str) -> int | None:
         """Seconds to wait if this key already made ``rate_limit`` calls in the last second."""
@@ -204,67 +181,15 @@ class TransportApiServer(ThreadingHTTPServer):
             calls.append(now)
         return None
 
-    def count(self, key: str) -> None:
-        with self._lock:
-            self._stats[key] += 1
-
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            by_status = {k: v for k, v in sorted(self._stats.items()) if k.isdigit()}
-            return {"requests": sum(self._stats.values()), "by_status": by_status,
-                    "dropped": self._stats.get("dropped", 0), "faults_pending": len(self._faults)}
-
     def reset(self) -> None:
+        self.clear_faults_and_stats()
         with self._lock:
             for items in self._items.values():
                 items.clear()
-            self._faults.clear()
-            self._stats.clear()
             self._calls.clear()
 
-    def start_in_thread(self) -> TransportApiServer:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="transport-api-sandbox", daemon=True)
-        self._thread.start()
-        return self
-
-    def shutdown(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            super().shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server_close()
-
-
-class TransportApiHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class TransportApiHandler(JsonHandler):
     server: TransportApiServer
-    timeout = 30
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        if os.environ.get("SANDBOX_VERBOSE"):
-            super().log_message(format, *args)
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
-              count: bool = True) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        if count:
-            self.server.count(str(status))
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _error(self, status: int, error: str, message: str, headers: dict[str, str] | None = None,
-               count: bool = True) -> None:
-        self._send(status, {"error": error, "message": message}, headers, count)
 
     def _server_time(self) -> str:
         return datetime.fromtimestamp(self.server.clock(), SHANGHAI).isoformat(timespec="milliseconds")
@@ -393,8 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         server.load_seed(args.seed)
 
     def stop(signum: int, frame: Any) -> None:
-        server.stopping.set()
-        threading.Thread(target=super(TransportApiServer, server).shutdown, daemon=True).start()
+        server.stop_from_signal()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
