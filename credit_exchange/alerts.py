@@ -115,3 +115,35 @@ def deliver_pending(store: Any, get_connection: Any = None) -> int:
         for alert in pending:
             alert.notified_at = now
         return len(pending)
+
+
+def on_task_failure(context: dict[str, Any], store: Any = None) -> Alert | None:
+    """Failure callback: a task that failed for good becomes an alert (stored, then sent).
+
+    The code that meets a known problem raises its own, more precise alert; this one catches
+    everything else (airflow-notes.md: callbacks are a second line, not the only one).
+    """
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or "?"
+    run_id = getattr(ti, "run_id", None) or str(context.get("run_id") or "")
+    error = context.get("exception")
+    detail = f"{type(error).__name__}: {error}" if error is not None else "no exception recorded"
+    message = (f"任务失败且不再重试，请在 Airflow 中查看日志 (task failed for good; see its log in Airflow): "
+               f"{dag_id}.{task_id} ({run_id}): {detail[:500]}")
+    own = store is None
+    try:
+        if own:
+            from credit_exchange.store import Store
+
+            store = Store.from_conn_id()
+        with store.session() as s:
+            alert = raise_alert(s, "task_failed", dag_id, f"{task_id}@{run_id}", message)
+        deliver_pending(store)
+        return alert
+    except Exception:  # noqa: BLE001 - a callback must never raise; the task is red in the UI anyway
+        log.exception("could not record the failure of %s.%s as an alert", dag_id, task_id)
+        return None
+    finally:
+        if own and store is not None:
+            store.dispose()

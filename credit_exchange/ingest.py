@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from credit_exchange import alerts, receipts
+from credit_exchange import alerts, pipeline, receipts
 from credit_exchange.config import Feed
 from credit_exchange.crypto import PiiVault
 from credit_exchange.intake import RecordIntake, chunked
@@ -124,6 +124,8 @@ class InboxIngest:
         self.today = today
         self.run_id = run_id
         self.validator = validator or get_validator(today)
+        # The pipeline's worker builds its own validator for the run date: only the default one.
+        self._pipeline_ok = validator is None
         self.parser = get_parser(feed.parser)
         self.summary = IngestSummary(feed.department)
         self._server_now: float | None = None
@@ -276,7 +278,7 @@ class InboxIngest:
                 reader = HashingReader(raw, self.feed.max_file_bytes)
                 try:
                     with self.store.session() as s:
-                        self._take_records(s, file_id, name, reader)
+                        self._take_records(s, file_id, name, reader, size)
                 except FileRejected:
                     # The receipt names the file by its digest even when it was refused early.
                     try:
@@ -289,10 +291,15 @@ class InboxIngest:
             self._refuse_whole(file_id, name, sha, exc)
         self._finish(file_id)
 
-    def _take_records(self, s: Session, file_id: int, name: str, reader: HashingReader) -> None:
+    def _take_records(self, s: Session, file_id: int, name: str, reader: HashingReader,
+                      size: int | None = None) -> None:
         intake = RecordIntake(s, self.feed.department, file_id, self.vault, self.validator)
-        for chunk in chunked(self.parser(reader, self.feed, name)):  # type: ignore[arg-type]
-            intake.take(chunk)
+        if self._pipeline_ok and pipeline.wanted(self.feed, size):
+            # Big files: parsing and validation in a worker process, storing here (pipeline.py).
+            pipeline.take_records(intake, self.feed, name, self.today, reader)
+        else:
+            for chunk in chunked(self.parser(reader, self.feed, name)):  # type: ignore[arg-type]
+                intake.take(chunk)
         reader.drain()
         counts = intake.counts
         if self.feed.reject_threshold.exceeded(counts.rejected, counts.total):

@@ -44,6 +44,10 @@ class MappedRecord:
 
 def parse_number(s: str) -> int | float | str:
     """Decimal text → int if integral else float; unparseable or lossy → the string itself."""
+    if len(s) < 19 and s.isdecimal():
+        # Plain digits (str.isdecimal is exactly the regex's \d): the Decimal round trip below
+        # gives the same int; short enough to stay far from int()'s digit limit.
+        return int(s)
     if not _DECIMAL_RE.match(s):
         return s
     try:
@@ -71,6 +75,12 @@ def _date_from_wire(s: str, csv: bool) -> str:
     return f"{m.group(1)}-{m.group(3)}-{m.group(4)}" if m else s
 
 
+def _xml_date(s: str) -> str:
+    # _date_from_wire(s, csv=False) without the partial and the branch (hot for XML files).
+    m = _DATE_RE.match(s)
+    return f"{m.group(1)}-{m.group(3)}-{m.group(4)}" if m else s
+
+
 def _from_wire(f: Field, s: str, csv: bool) -> Any:
     fn = _converter(f.wire, csv)
     return s if fn is None else fn(s)
@@ -87,7 +97,7 @@ def _integer(s: str) -> int | str:
 def _converter(wire: str, csv: bool) -> Callable[[str], Any] | None:
     """The function turning a trimmed wire string into its canonical value (None: kept as text)."""
     if wire == "date":
-        return partial(_date_from_wire, csv=csv)
+        return partial(_date_from_wire, csv=True) if csv else _xml_date
     if wire == "status_code":
         return lambda s: _STATUS_FROM_WIRE.get(s, s)
     if wire == "list_semicolon":
@@ -101,9 +111,16 @@ def _converter(wire: str, csv: bool) -> Callable[[str], Any] | None:
     return None
 
 
+Plan = dict[str, tuple[str, Callable[[str], Any] | None]]
+
+
 @cache
-def _plan(record_type: str) -> tuple[dict[str, tuple[str, Callable[[str], Any] | None]], str | None]:
-    """Per record type, once: national code → (canonical name, converter), and the op column's code."""
+def national_plan(record_type: str) -> tuple[Plan, str | None]:
+    """Per record type, once: national code → (canonical name, converter), and the op column's code.
+
+    Public so that a streaming parser can map values as it reads them (one pass, no
+    intermediate dict) with exactly the rules of ``from_national``.
+    """
     csv = FIELDS.feed(record_type) == "csv"
     op = FIELDS.op_column(record_type)
     plan = {code: (f.name, _converter(f.wire, csv)) for code, f in FIELDS.by_code(record_type).items()}
@@ -112,7 +129,7 @@ def _plan(record_type: str) -> tuple[dict[str, tuple[str, Callable[[str], Any] |
 
 def from_national(record_type: str, raw: Mapping[str, str | None]) -> MappedRecord:
     """National codes and wire values (XML elements, CSV columns, pboc columns) → canonical record."""
-    plan, op_code = _plan(record_type)
+    plan, op_code = national_plan(record_type)
     data: dict[str, Any] = {}
     unknown: list[str] = []
     for code, value in raw.items():

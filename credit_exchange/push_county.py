@@ -27,6 +27,7 @@ from credit_exchange.alerts import raise_alert
 from credit_exchange.canonical import canonical_json
 from credit_exchange.crypto import PiiVault
 from credit_exchange.store import (
+    Alert,
     Batch,
     Delivery,
     OutboxItem,
@@ -259,6 +260,7 @@ def reconcile(store: Store, client: RecordReader, *, limit: int = 2000) -> Recon
         owed = set(s.execute(select(OutboxItem.record_id).where(
             OutboxItem.platform == PLATFORM, OutboxItem.status.in_(("pending", "batched")))).scalars())
     last = after
+    in_step: list[str] = []
     for record_id, version, digest, op in rows:
         last = record_id
         if record_id in owed:
@@ -267,6 +269,7 @@ def reconcile(store: Store, client: RecordReader, *, limit: int = 2000) -> Recon
         held = client.get_record(record_id)
         if held is not None and held.get("version") == version and held.get("content_hash") == digest:
             summary.in_step += 1
+            in_step.append(record_id)
             continue
         with store.session() as s:
             if held is not None and int(held.get("version") or 0) > version:
@@ -288,4 +291,7 @@ def reconcile(store: Store, client: RecordReader, *, limit: int = 2000) -> Recon
     if rows:
         with store.session() as s:
             upsert(s, Watermark, [{"key": RECONCILE_CURSOR, "value": last, "updated_at": now_local()}], key=["key"])
+            # A record the platform held ahead of the hub and that is in step again: its alert is over.
+            s.execute(update(Alert).where(Alert.kind == "county_version_ahead", Alert.resolved_at.is_(None),
+                                          Alert.subject.in_(in_step)).values(resolved_at=now_local()))
     return summary

@@ -20,12 +20,31 @@ NIGHTLY = "30 1 * * *"  # 01:30 Asia/Shanghai: the nightly full cycle (operation
 DELIVERIES = Asset("qianwei://hub/deliveries")
 RECORD_VERSIONS = Asset("qianwei://hub/record-versions")
 
+def alert_on_failure(context: dict[str, Any]) -> None:
+    """on_failure_callback of every task: the failure becomes an alert (imported lazily: parse stays cheap)."""
+    from credit_exchange.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
 NETWORK_RETRIES = {
     "retries": 3,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=20),
+    "on_failure_callback": alert_on_failure,
 }
+# Tasks without network retries still alert when they fail.
+ALERTING = {"on_failure_callback": alert_on_failure}
+
+# The pushes follow merge (record versions) and also run nightly after the cycle, so a record an
+# admin re-queued on the Exchange page goes out even on a night without new versions.
+PUSH_CATCH_UP = "30 3 * * *"
+
+
+def versions_or_nightly() -> AssetOrTimeSchedule:
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(PUSH_CATCH_UP, timezone=LOCAL_TZ),
+                               assets=[RECORD_VERSIONS])
 
 
 def inbox_asset(department: str) -> Asset:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from credit_exchange.schedule import DELIVERIES, LOCAL_TZ, NIGHTLY, RECORD_VERSIONS, START
+from credit_exchange.schedule import ALERTING, DELIVERIES, LOCAL_TZ, NIGHTLY, RECORD_VERSIONS, START
 
 
 @dag(
@@ -29,6 +29,7 @@ from credit_exchange.schedule import DELIVERIES, LOCAL_TZ, NIGHTLY, RECORD_VERSI
     start_date=START,
     catchup=False,
     max_active_runs=1,
+    default_args=ALERTING,
     doc_md=__doc__,
     tags=["qianwei", "merge"],
 )

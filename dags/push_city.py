@@ -11,7 +11,7 @@ each checked against the XSD, stored before upload, and uploaded as
 `{name}.tmp` → `{name}` → `{name}.ok`. An interrupted upload is completed from
 the stored bytes on the next run; no record version is sent twice.
 
-Runs when merge produced new record versions. The run date is the logical date
+Runs when merge produced new record versions, and nightly at 03:30 (catch-up). The run date is the logical date
 in Asia/Shanghai. Nothing to send: the run succeeds and does nothing.
 """
 
@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_RETRIES, RECORD_VERSIONS, START
+from credit_exchange.schedule import NETWORK_RETRIES, START, versions_or_nightly
 
 
 @dag(
     dag_id="push_city",
-    schedule=[RECORD_VERSIONS],
+    schedule=versions_or_nightly(),
     start_date=START,
     catchup=False,
     max_active_runs=1,

@@ -10,18 +10,21 @@ A failed run shows red with the batch ids that are still owed; they are resent
 on the next run or retry. After the push, a slice of the records (round robin)
 is compared with what the platform holds (`GET /api/v1/records/{id}`); a record
 the platform lacks or holds at an older version is queued again.
+
+Runs when merge produced new record versions, and nightly at 03:30 as a catch-up (records
+an admin re-sent from the Exchange page go out then at the latest).
 """
 
 from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_RETRIES, RECORD_VERSIONS, START
+from credit_exchange.schedule import NETWORK_RETRIES, START, versions_or_nightly
 
 
 @dag(
     dag_id="push_county",
-    schedule=[RECORD_VERSIONS],
+    schedule=versions_or_nightly(),
     start_date=START,
     catchup=False,
     max_active_runs=1,

@@ -19,7 +19,7 @@ from airflow.providers.sftp.sensors.sftp import SFTPSensor
 from airflow.sdk import dag, task
 
 from credit_exchange.config import watched_inboxes
-from credit_exchange.schedule import START, inbox_asset
+from credit_exchange.schedule import ALERTING, START, inbox_asset
 
 # A watch ends before the next one starts (every 15 minutes).
 WATCH_FOR = timedelta(minutes=14)
@@ -50,6 +50,7 @@ def _watcher(department: str, path: str, pattern: str, schedule: str, connection
         start_date=START,
         catchup=False,
         max_active_runs=1,
+        default_args=ALERTING,
         doc_md=__doc__,
         tags=["qianwei", "watch", department],
     )

@@ -15,7 +15,7 @@ from lxml import etree
 
 from credit_exchange.config import Feed
 from credit_exchange.fields import FIELDS, Field
-from credit_exchange.mapping import from_national
+from credit_exchange.mapping import national_plan
 from credit_exchange.parsers.base import FileRejected, SourceRecord, record_problem
 
 NS = "urn:qianwei:market:credit:1"
@@ -134,23 +134,46 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, codes: Mapping
         rec.problems.append(record_problem("record_op", value=raw_op[:20]))
     if rec.op == "delete":
         return rec
-    raw: dict[str, str | None] = {}
+    # One pass over the children, mapping as we go: the same result as collecting
+    # {code: text} (first occurrence wins) and calling ``from_national`` on it, without the
+    # intermediate dict (this loop runs for every field of every record).
+    plan, op_code = national_plan(record_type)
+    seen: set[str] = set()
+    data = rec.data
+    unknown: list[str] = []
     for child in elem:
         tag = child.tag
         if not isinstance(tag, str):
             continue
         # "{ns}CODE" -> "CODE"; an element outside the namespace keeps its full name and is unknown.
         code = tag[_NS_LEN:] if tag.startswith(_NS_PREFIX) else tag
-        if code in raw:
+        if code in seen:
             field = codes.get(code)
             rec.problems.append(record_problem(
                 "duplicate_field", field_name=field.name if field else "", label=field.label if field else code,
                 field_code=code))
             continue
-        raw[code] = child.text
-    mapped = from_national(record_type, raw)
-    rec.data = mapped.data
-    for code in mapped.unknown:
+        seen.add(code)
+        entry = plan.get(code)
+        if entry is None:
+            if code != op_code:
+                unknown.append(code)
+            continue
+        value = child.text
+        if value is None:
+            continue
+        value = value.strip()
+        if not value:
+            continue
+        name, fn = entry
+        if fn is None:
+            data[name] = value
+            continue
+        converted = fn(value)
+        if converted == []:
+            continue
+        data[name] = converted
+    for code in unknown:
         rec.problems.append(record_problem("unknown_field", label=code, field_code=code, field=code))
     return rec
 

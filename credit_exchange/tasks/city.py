@@ -14,16 +14,12 @@ def _push(context: dict[str, Any], *, only_expired: bool) -> dict[str, Any]:
     from connectors.sftp import SftpConnector
     from credit_exchange.city import CityPusher
     from credit_exchange.crypto import PiiVault
-    from credit_exchange.store import Store
+    from credit_exchange.tasks import hub_store
     from credit_exchange.timeutil import run_date
 
     vault = PiiVault.from_conn_id()
-    store = Store.from_conn_id()
-    try:
-        with SftpConnector.from_conn_id(CITY_CONN) as sftp:
-            summary = CityPusher(store, vault, sftp, run_date(context), only_expired=only_expired).run()
-    finally:
-        store.dispose()
+    with hub_store() as store, SftpConnector.from_conn_id(CITY_CONN) as sftp:
+        summary = CityPusher(store, vault, sftp, run_date(context), only_expired=only_expired).run()
     result = summary.as_xcom()
     log.info("%s: %s", "publicity_expiry" if only_expired else "push_city", result)
     return result
@@ -42,15 +38,9 @@ def publicity_expiry(context: dict[str, Any]) -> dict[str, Any]:
 def collect_city_receipts(context: dict[str, Any]) -> dict[str, Any]:
     """Apply the city platform's receipts; alert once for a file without a receipt after 24 hours."""
     from connectors.sftp import SftpConnector
-    from credit_exchange import alerts
     from credit_exchange.city import CityReceiptCollector
-    from credit_exchange.store import Store
+    from credit_exchange.tasks import hub_store
 
-    store = Store.from_conn_id()
-    try:
-        with SftpConnector.from_conn_id(CITY_CONN) as sftp:
-            summary = CityReceiptCollector(store, sftp).run()
-    finally:
-        store.dispose()
-    alerts.deliver(summary.new_alerts)
+    with hub_store() as store, SftpConnector.from_conn_id(CITY_CONN) as sftp:
+        summary = CityReceiptCollector(store, sftp).run()
     return summary.as_xcom()

@@ -8,24 +8,18 @@ from typing import Any
 def merge(context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange.crypto import PiiVault
     from credit_exchange.merge import merge_pending
-    from credit_exchange.store import Store
+    from credit_exchange.tasks import hub_store
 
-    store = Store.from_conn_id()
-    try:
+    with hub_store() as store:
         return merge_pending(store, PiiVault.from_conn_id()).as_xcom()
-    finally:
-        store.dispose()
 
 
 def derive(context: dict[str, Any]) -> dict[str, Any]:
     """Credit profiles and red / black list entries of every subject, for the run date."""
     from credit_exchange.crypto import PiiVault
     from credit_exchange.derive import derive_all
-    from credit_exchange.store import Store
+    from credit_exchange.tasks import hub_store
     from credit_exchange.timeutil import run_date
 
-    store = Store.from_conn_id()
-    try:
+    with hub_store() as store:
         return derive_all(store, PiiVault.from_conn_id(), run_date(context)).as_xcom()
-    finally:
-        store.dispose()

@@ -17,22 +17,16 @@ def ingest_pboc(context: dict[str, Any]) -> dict[str, Any]:
     Exchange page, and the chat robot / e-mail when configured) and in this log.
     """
     from connectors.sftp import SftpConnector
-    from credit_exchange import alerts, config
+    from credit_exchange import config
     from credit_exchange.crypto import PiiVault
     from credit_exchange.pboc import PbocIngest
-    from credit_exchange.store import Store
+    from credit_exchange.tasks import hub_store
     from credit_exchange.timeutil import run_date
 
     feed = config.feed("pboc")
     vault = PiiVault.from_conn_id()
-    store = Store.from_conn_id()
-    try:
-        with SftpConnector.from_conn_id(feed.connection) as outbox:
-            summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id")).run()
-    finally:
-        store.dispose()
-    if summary.alerts:
-        alerts.deliver(summary.alerts)
+    with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as outbox:
+        summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id")).run()
     result = summary.as_xcom()
     if summary.corrupt:
         log.error("pboc: %d pair(s) corrupt, see the alerts: %s", len(summary.corrupt), ", ".join(summary.corrupt))

@@ -20,30 +20,24 @@ def _last_try(context: dict[str, Any]) -> bool:
 def pull_transport(context: dict[str, Any]) -> dict[str, Any]:
     """Pull every endpoint of the transport API into the store (contracts.md 1.3); counts for the XCom."""
     from connectors.transport_api import TransportApi
-    from credit_exchange import alerts, config
+    from credit_exchange import config
     from credit_exchange.crypto import PiiVault
-    from credit_exchange.store import Store
+    from credit_exchange.tasks import hub_store
     from credit_exchange.timeutil import run_date
-    from credit_exchange.transport import TransportPull, TransportPullFailed
+    from credit_exchange.transport import TransportPull
     from credit_exchange.validation import get_validator
 
     feed = config.feed("transport")
     today = run_date(context)
     vault = PiiVault.from_conn_id()
-    store = Store.from_conn_id()
-    try:
+    # hub_store hands the alerts raised here to the channels, on success and on failure alike.
+    with hub_store() as store:
         api = TransportApi.from_conn_id(feed.connection)
         try:
             summary = TransportPull(feed, api, store, vault, today, run_id=context.get("run_id"),
                                     validator=get_validator(today), alert_failures=_last_try(context)).run()
-        except TransportPullFailed as exc:
-            alerts.deliver(exc.summary.new_alerts)
-            raise
         finally:
             api.client.close()
-    finally:
-        store.dispose()
-    alerts.deliver(summary.new_alerts)
     result = summary.as_xcom()
     log.info("transport: %s", result)
     return result
