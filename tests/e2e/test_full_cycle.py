@@ -1,0 +1,154 @@
+"""The whole nightly cycle, all four feeds to both platforms, through Airflow's real dag.test() runs.
+
+What it shows (issue 5's "done when"): every DAG succeeds; lists are decided; both platforms
+hold what they should; no full ID number appears in any log, XCom, receipt or city file of
+the run (while the county platform, entitled to them, has them); and a second night with no
+new input sends nothing to either platform.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credit_exchange.timeutil import LOCAL
+from tests.helpers import REPO, connection_env, county_conn
+
+NIGHT = datetime(2026, 11, 29, 1, 30, tzinfo=LOCAL)
+AT = datetime(2026, 11, 28, 21, 0, tzinfo=LOCAL)
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
+CYCLE = ["ingest_market", "ingest_police", "ingest_transport", "ingest_pboc", "merge_credit", "push_county",
+         "push_city"]
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from sandbox.sshd import CITY_FOLDERS, PBOC_FOLDERS, start_sshd
+    from sandbox.transport_api import start as start_transport
+
+    base = tmp_path_factory.mktemp("full-cycle")
+    pboc = start_sshd(base / "pboc-state", base / "pboc-data", read_only=True, folders=PBOC_FOLDERS)
+    city = start_sshd(base / "city-state", base / "city-data", folders=CITY_FOLDERS)
+    transport = start_transport("qw-transport", "qw-transport-secret-0123456789", rate_limit=50)
+    try:
+        yield {"pboc": pboc, "city": city, "transport": transport}
+    finally:
+        transport.shutdown()
+        city.stop()
+        pboc.stop()
+
+
+@pytest.fixture
+def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, inbox: Any, inbox_root: Path,
+          county: Any, servers: dict[str, Any], pii_key: str, tmp_path: Path) -> dict[str, Any]:
+    from sandbox import pboc_files, police_files, transport_data
+    from sandbox.market_files import demo_night
+
+    transport = servers["transport"]
+    env = connection_env(
+        inbox_sftp=inbox_server.airflow_connection(),
+        pboc_sftp=servers["pboc"].airflow_connection(),
+        city_platform_sftp=servers["city"].airflow_connection(),
+        county_platform=county_conn(county),
+        transport_api={"conn_type": "http", "host": transport.url,
+                       "extra": {"app_key": "qw-transport", "app_secret": "qw-transport-secret-0123456789",
+                                 "timeout": 10}},
+        exchange_db={"conn_type": "sqlite", "host": str(tmp_path / "exchange.db")},
+        pii_key={"conn_type": "generic", "password": pii_key},
+    )
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    inputs: list[bytes] = []
+    for name, body in demo_night(AT.date(), AT).items():
+        inbox.upload_atomic(body, f"/market/inbox/{name}")
+        inputs.append(body)
+    earlier = time.time() - 3600  # the police client finished an hour ago: past the quiet period
+    for name, body in police_files.demo_night(AT.date(), AT).items():
+        inbox.write_bytes(f"/police/inbox/{name}", body)
+        inbox.sftp.utime(f"/police/inbox/{name}", (earlier, earlier))
+        inputs.append(body.decode("gb18030", errors="replace").encode())
+    pairs = pboc_files.demo_night(AT.date(), AT)
+    pboc_files.write_pair(Path(servers["pboc"].data_root) / "outbox", pairs)
+    inputs += list(pairs.values())
+    for endpoint, items in transport_data.demo_items(NIGHT.date()).items():
+        transport.add_items(endpoint, items)
+        inputs.append(json.dumps(items, ensure_ascii=False).encode())
+    ids = {m for body in inputs for m in ID_NUMBER.findall(body.decode("utf-8", errors="replace"))}
+    return {"ids": ids, "city_root": Path(servers["city"].data_root)}
+
+
+def run(dag_id: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    dr = bag.dags[dag_id].test(logical_date=NIGHT)
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert dr.state == "success", (dag_id, states)
+    return dr
+
+
+def county_get(server: Any, what: str) -> Any:
+    with urllib.request.urlopen(f"{server.url}/_sandbox/{what}", timeout=10) as resp:
+        return json.load(resp)
+
+
+def test_a_whole_night_reaches_both_platforms_and_leaks_no_id_number(
+        night: dict[str, Any], county: Any, inbox_root: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import select
+
+    from credit_exchange.store import Record, Store
+    from sandbox.city_platform import holdings, process_uploads
+
+    assert len(night["ids"]) >= 10, "the night's inputs carry ID numbers of natural persons"
+    runs = [run(d) for d in CYCLE]
+    assert process_uploads(night["city_root"])
+    runs += [run("collect_city_receipts"), run("publicity_expiry")]
+
+    store = Store(f"sqlite:///{json.loads(os.environ['AIRFLOW_CONN_EXCHANGE_DB'])['host']}", migrate_now=False)
+    with store.session() as s:
+        kinds = {t for (t,) in s.execute(select(Record.record_type).distinct())}
+    store.dispose()
+    assert {"administrative_penalty", "fraud_case", "courier_rating", "payment_risk_event", "credit_profile",
+            "blacklist", "redlist"} <= kinds
+    held_county = county_get(county, "records")
+    city = holdings(night["city_root"])
+    assert {r["type"] for r in city} >= {"XZXK", "XZCF", "JYYC", "HEIMD", "HONGMD"}
+    # Only public types on the city platform.
+    assert all(not r["record_id"].startswith(("police:", "pboc:")) for r in city)
+
+    # No full ID number anywhere the hub writes, but the county platform has them.
+    seen = capfd.readouterr()
+    texts = [seen.out, seen.err]
+    folders = [Path(os.environ["AIRFLOW_HOME"]) / "logs", inbox_root / "market" / "receipts",
+               inbox_root / "police" / "receipts", night["city_root"] / "upload", night["city_root"] / "receipt"]
+    for folder in folders:
+        texts += [p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()]
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        texts += [str(x.value) for x in session.query(XComModel).filter(
+            XComModel.run_id.in_([dr.run_id for dr in runs])).all()]
+    blob = "\n".join(texts)
+    assert "announce_deliveries" in blob  # the logs were really read
+    assert sorted(i for i in night["ids"] if i in blob) == []
+    county_blob = json.dumps(held_county, ensure_ascii=False)
+    assert any(i in county_blob for i in night["ids"])
+
+    # A second night with no new input sends nothing to either platform.
+    history = len(county_get(county, "history"))
+    uploads = sorted(p.name for p in (night["city_root"] / "upload").rglob("*.xml"))
+    for dag_id in CYCLE:
+        run(dag_id)
+    assert len(county_get(county, "history")) == history
+    assert sorted(p.name for p in (night["city_root"] / "upload").rglob("*.xml")) == uploads
