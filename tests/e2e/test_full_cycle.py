@@ -82,7 +82,13 @@ def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, i
     for endpoint, items in transport_data.demo_items(NIGHT.date()).items():
         transport.add_items(endpoint, items)
         inputs.append(json.dumps(items, ensure_ascii=False).encode())
-    ids = {m for body in inputs for m in ID_NUMBER.findall(body.decode("utf-8", errors="replace"))}
+    from credit_exchange.checks import uscc_problems
+    from credit_exchange.subjects import PLACEHOLDER_USCC
+
+    # Every 18-character ID-number-shaped value of the inputs, valid or not; a valid USCC made of
+    # digits only, or the USCC placeholder, is not an ID number (and is public).
+    ids = {m for body in inputs for m in ID_NUMBER.findall(body.decode("utf-8", errors="replace"))
+           if m != PLACEHOLDER_USCC and uscc_problems(m)}
     return {"ids": ids, "city_root": Path(servers["city"].data_root)}
 
 
