@@ -3,9 +3,11 @@ clean shutdown, and a JSON request handler. Each sandbox adds its contract on to
 
 from __future__ import annotations
 
+import argparse
 import collections
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -125,3 +127,37 @@ class JsonHandler(BaseHTTPRequestHandler):
     def _error(self, status: int, error: str, message: str, headers: dict[str, str] | None = None,
                count: bool = True) -> None:
         self._send(status, {"error": error, "message": message}, headers, count)
+
+
+def cli_parser(description: str) -> argparse.ArgumentParser:
+    """The options every sandbox takes on the command line (the secret preferably from the environment)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--app-key", default=os.environ.get("SANDBOX_APP_KEY"))
+    parser.add_argument("--app-secret", default=os.environ.get("SANDBOX_APP_SECRET"),
+                        help="or the SANDBOX_APP_SECRET environment variable (keeps it out of ps)")
+    return parser
+
+
+def credentials(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    if not args.app_key or not args.app_secret:
+        parser.error("--app-key and --app-secret (or SANDBOX_APP_KEY / SANDBOX_APP_SECRET) are required")
+    return {args.app_key: args.app_secret}
+
+
+def serve_foreground(server: SandboxServer) -> int:
+    """Serve until SIGTERM / SIGINT; prints ``READY <url>`` once listening (the stand-ins wait for it)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        server.stop_from_signal()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"READY {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        server.close_resources()
+    return 0

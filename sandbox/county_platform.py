@@ -22,12 +22,9 @@ prints ``READY <url>`` once listening.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import re
-import signal
 import socket
 import sqlite3
 import sys
@@ -40,7 +37,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from connectors.signing import SignatureError, verify
-from sandbox._http import JsonHandler, SandboxServer
+from sandbox._http import JsonHandler, SandboxServer, cli_parser, credentials, serve_foreground
 
 BATCHES_PATH = "/api/v1/batches"
 RECORDS_PREFIX = "/api/v1/records/"
@@ -423,30 +420,10 @@ serve_in_thread = start
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="County credit platform sandbox (contracts.md 2.1)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = cli_parser("County credit platform sandbox (contracts.md 2.1)")
     parser.add_argument("--db", required=True, help="SQLite file of the sandbox platform")
-    parser.add_argument("--app-key", default=os.environ.get("SANDBOX_APP_KEY"))
-    parser.add_argument("--app-secret", default=os.environ.get("SANDBOX_APP_SECRET"),
-                        help="or the SANDBOX_APP_SECRET environment variable (keeps it out of ps)")
     args = parser.parse_args(argv)
-    if not args.app_key or not args.app_secret:
-        parser.error("--app-key and --app-secret (or SANDBOX_APP_KEY / SANDBOX_APP_SECRET) are required")
-    server = CountyPlatformServer((args.host, args.port), Store(args.db), {args.app_key: args.app_secret})
-
-    def stop(signum: int, frame: Any) -> None:
-        server.stop_from_signal()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"READY {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        server.store.close()
-    return 0
+    return serve_foreground(CountyPlatformServer((args.host, args.port), Store(args.db), credentials(parser, args)))
 
 
 if __name__ == "__main__":

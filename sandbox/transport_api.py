@@ -24,16 +24,13 @@ prints ``READY <url>`` once listening.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import collections
 import hashlib
 import hmac
 import json
 import math
-import os
 import secrets
-import signal
 import socket
 import sys
 import time
@@ -43,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.signing import SignatureError, parse_query, verify
-from sandbox._http import JsonHandler, SandboxServer
+from sandbox._http import JsonHandler, SandboxServer, cli_parser, credentials, serve_foreground
 
 ENDPOINTS = ("courier-enterprises", "courier-violations")
 API_PREFIX = "/api/v1/"
@@ -301,33 +298,14 @@ serve_in_thread = start
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Transport API sandbox (contracts.md 1.3)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = cli_parser("Transport API sandbox (contracts.md 1.3)")
     parser.add_argument("--seed", help="JSON file: {endpoint: [items]}")
     parser.add_argument("--rate-limit", type=int, default=DEFAULT_RATE_LIMIT, help="requests a second per key")
-    parser.add_argument("--app-key", default=os.environ.get("SANDBOX_APP_KEY"))
-    parser.add_argument("--app-secret", default=os.environ.get("SANDBOX_APP_SECRET"),
-                        help="or the SANDBOX_APP_SECRET environment variable (keeps it out of ps)")
     args = parser.parse_args(argv)
-    if not args.app_key or not args.app_secret:
-        parser.error("--app-key and --app-secret (or SANDBOX_APP_KEY / SANDBOX_APP_SECRET) are required")
-    server = TransportApiServer((args.host, args.port), {args.app_key: args.app_secret},
-                                rate_limit=args.rate_limit)
+    server = TransportApiServer((args.host, args.port), credentials(parser, args), rate_limit=args.rate_limit)
     if args.seed:
         server.load_seed(args.seed)
-
-    def stop(signum: int, frame: Any) -> None:
-        server.stop_from_signal()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"READY {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-    return 0
+    return serve_foreground(server)
 
 
 if __name__ == "__main__":
