@@ -31,7 +31,7 @@ MESSAGES: dict[str, str] = {
     "not_empty": "{label}应为空 (must be empty for this operation: remove its content)",
     "invalid": "{label}不符合数据标准 (does not conform to the data standard: check the value)",
     # --- formats ---
-    "format_date": "{label}不是有效日期，应为YYYY-MM-DD格式的真实日期 (not a valid date: use a real date as YYYY-MM-DD)",
+    "format_date": "{label}不是有效日期，请按约定格式填写真实日期，如2026-03-01或2026/03/01 (not a valid date: write a real date in an agreed form, e.g. 2026-03-01 or 2026/03/01)",
     "format_datetime": "{label}不是有效时间，应为带时区的ISO 8601时间 (not a valid timestamp: use ISO 8601 with offset)",
     "format_url": "{label}不是有效的http(s)网址 (not an http(s) URL: give the full address starting with http:// or https://)",
     "format_phone": "{label}应为11位手机号码或带区号的固定电话 (not a phone number: give an 11-digit mobile or an area-code number)",
