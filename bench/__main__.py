@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {machine()}", f"- date: {stamp}", "",
         "## Validation (records per second, one core, valid records)", "",
         "The hub's validator (jsonschema-rs fast path, full error detail only for failing records) beside",
-        "`jsonschema.validate()` called per record and a reused `Draft202012Validator` (the reference).", "",
+        "`jsonschema.validate` called per record and a reused `Draft202012Validator` (the reference).", "",
         validation.table(val_rows), "",
         "## Ingest: a market penalty file through `ingest_market`", "",
         f"{n_ingest:,} valid penalty records ({size / 1024**2:.0f} MiB) on the inbox server (a real sshd on",

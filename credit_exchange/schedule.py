@@ -58,8 +58,8 @@ def nightly_or_inbox(department: str) -> AssetOrTimeSchedule:
                                assets=[inbox_asset(department)])
 
 
-# What every ingest DAG passes to @dag besides its id, schedule, docs and department tag.
-INGEST_DAG_ARGS: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1,
+# What every DAG whose tasks reach the network passes to @dag besides its id, schedule, docs and tags.
+NETWORK_DAG_ARGS: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1,
                                    "default_args": NETWORK_RETRIES}
 
 

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_RETRIES, START
+from credit_exchange.schedule import NETWORK_DAG_ARGS
 
 
 @dag(
     dag_id="collect_city_receipts",
     schedule="0 * * * *",
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=NETWORK_RETRIES,
     doc_md=__doc__,
     tags=["qianwei", "receipts", "city"],
+    **NETWORK_DAG_ARGS,
 )
 def collect_city_receipts() -> None:
     @task(task_id="collect_receipts")

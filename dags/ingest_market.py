@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import INGEST_DAG_ARGS, ingest_tasks, nightly_or_inbox
+from credit_exchange.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly_or_inbox
 
 
 def take_market_files(**context) -> dict:
@@ -25,7 +25,7 @@ def take_market_files(**context) -> dict:
 
 
 @dag(dag_id="ingest_market", schedule=nightly_or_inbox("market"), doc_md=__doc__, tags=["qianwei", "ingest", "market"],
-     **INGEST_DAG_ARGS)
+     **NETWORK_DAG_ARGS)
 def ingest_market() -> None:
     ingest_tasks(take_market_files)
 

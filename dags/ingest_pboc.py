@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import INGEST_DAG_ARGS, NIGHTLY, ingest_tasks
+from credit_exchange.schedule import NETWORK_DAG_ARGS, NIGHTLY, ingest_tasks
 
 
 def take_pboc_pairs(**context) -> dict:
@@ -35,7 +35,7 @@ def take_pboc_pairs(**context) -> dict:
 
 
 @dag(dag_id="ingest_pboc", schedule=NIGHTLY, doc_md=__doc__, tags=["qianwei", "ingest", "pboc"],
-     **INGEST_DAG_ARGS)
+     **NETWORK_DAG_ARGS)
 def ingest_pboc() -> None:
     ingest_tasks(take_pboc_pairs)
 

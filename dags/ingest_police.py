@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import INGEST_DAG_ARGS, ingest_tasks, nightly_or_inbox
+from credit_exchange.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly_or_inbox
 
 
 def take_police_files(**context) -> dict:
@@ -31,7 +31,7 @@ def take_police_files(**context) -> dict:
 
 
 @dag(dag_id="ingest_police", schedule=nightly_or_inbox("police"), doc_md=__doc__, tags=["qianwei", "ingest", "police"],
-     **INGEST_DAG_ARGS)
+     **NETWORK_DAG_ARGS)
 def ingest_police() -> None:
     ingest_tasks(take_police_files)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import INGEST_DAG_ARGS, NIGHTLY, ingest_tasks
+from credit_exchange.schedule import NETWORK_DAG_ARGS, NIGHTLY, ingest_tasks
 
 
 def pull_transport_api(**context) -> dict:
@@ -33,7 +33,7 @@ def pull_transport_api(**context) -> dict:
 
 
 @dag(dag_id="ingest_transport", schedule=NIGHTLY, doc_md=__doc__, tags=["qianwei", "ingest", "transport"],
-     **INGEST_DAG_ARGS)
+     **NETWORK_DAG_ARGS)
 def ingest_transport() -> None:
     ingest_tasks(pull_transport_api)
 

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_RETRIES, START
+from credit_exchange.schedule import NETWORK_DAG_ARGS
 
 
 @dag(
     dag_id="publicity_expiry",
     schedule="0 1 * * *",
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=NETWORK_RETRIES,
     doc_md=__doc__,
     tags=["qianwei", "push", "city", "publication"],
+    **NETWORK_DAG_ARGS,
 )
 def publicity_expiry() -> None:
     @task(task_id="withdraw_expired_penalties")

@@ -19,18 +19,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_RETRIES, START, versions_or_nightly
+from credit_exchange.schedule import NETWORK_DAG_ARGS, versions_or_nightly
 
 
 @dag(
     dag_id="push_city",
     schedule=versions_or_nightly(),
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=NETWORK_RETRIES,
     doc_md=__doc__,
     tags=["qianwei", "push", "city"],
+    **NETWORK_DAG_ARGS,
 )
 def push_city() -> None:
     @task(task_id="push_city_files")
