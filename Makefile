@@ -25,8 +25,10 @@ system-deps:
 standins: install system-deps
 	@$(BIN)/python -m sandbox.standins start --state $(STATE)
 
+# Stops the stand-ins of every setup: `make standins` (.state), the demo (.state/demo).
 stop:
-	@test ! -x $(BIN)/python || $(BIN)/python -m sandbox.standins stop --state $(STATE)
+	@test ! -x $(BIN)/python || for d in $(STATE) $(STATE)/demo; do \
+		$(BIN)/python -m sandbox.standins stop --state $$d; done
 
 demo: install system-deps
 	@$(BIN)/python -m sandbox.demo --state $(STATE)/demo
