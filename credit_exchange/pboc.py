@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -297,15 +297,19 @@ class PbocIngest:
             SourcePair.department == self.feed.department, SourcePair.name == name,
             SourcePair.announced_sm3 == sm3)).scalar_one_or_none()
 
+    def _new_pair(self, s: Session, name: str, sm3: str, count: int | None, status: str,
+                  now: datetime) -> SourcePair:
+        row = SourcePair(department=self.feed.department, name=name, announced_sm3=sm3, announced_count=count,
+                         status=status, attempts=0, first_seen_at=now, updated_at=now)
+        s.add(row)
+        return row
+
     def _claim(self, s: Session, name: str, announced: ControlLine) -> SourcePair:
         """Mark the pair taken inside the caller's transaction; another worker's claim makes this one fail."""
         now = now_local()
         row = self._ledger(s, name, announced.sm3)
         if row is None:
-            row = SourcePair(department=self.feed.department, name=name, announced_sm3=announced.sm3,
-                             announced_count=announced.count, status="taken", attempts=0,
-                             first_seen_at=now, updated_at=now)
-            s.add(row)
+            row = self._new_pair(s, name, announced.sm3, announced.count, "taken", now)
             s.flush()  # a concurrent claim of the same pair fails here on the unique key
             return row
         # Conditional, so two workers that both saw "pending" cannot both take it.
@@ -406,10 +410,7 @@ class PbocIngest:
         with self.store.session() as s:
             row = self._ledger(s, name, exc.sm3)
             if row is None:
-                row = SourcePair(department=self.feed.department, name=name, announced_sm3=exc.sm3,
-                                 announced_count=exc.count, status="pending", attempts=0,
-                                 first_seen_at=now, updated_at=now)
-                s.add(row)
+                row = self._new_pair(s, name, exc.sm3, exc.count, "pending", now)
             row.attempts = (row.attempts or 0) + 1
             row.last_problem, row.updated_at = exc.message, now
             if exc.count is not None:

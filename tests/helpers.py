@@ -26,3 +26,13 @@ def county_conn(server: Any) -> dict[str, Any]:
 def connection_env(**conns: dict[str, Any]) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` variables in Airflow's JSON form."""
     return {f"AIRFLOW_CONN_{k.upper()}": json.dumps(v, ensure_ascii=False) for k, v in conns.items()}
+
+
+def run_dag(dag_id: str, logical_date: Any) -> tuple[Any, dict[str, Any]]:
+    """One real ``dag.test()`` run of a project DAG (the folder must import cleanly); the run and its task states."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    dr = bag.dags[dag_id].test(logical_date=logical_date)
+    return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}

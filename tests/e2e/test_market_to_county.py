@@ -12,6 +12,7 @@ import pytest
 
 from credit_exchange.timeutil import LOCAL
 from sandbox.market_files import break_record, good_records, market_xml
+from tests import helpers
 from tests.helpers import connection_env, county_conn
 
 AT = datetime(2026, 11, 28, 23, 10, tzinfo=LOCAL)
@@ -34,14 +35,7 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any,
 
 
 def run_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.helpers import REPO
-
-    bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert bag.import_errors == {}
-    dr = bag.dags[dag_id].test(logical_date=RUN)
-    return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    return helpers.run_dag(dag_id, RUN)
 
 
 def held(county: Any) -> list[dict[str, Any]]:
@@ -81,10 +75,12 @@ def test_nightly_market_cycle_reaches_the_county_platform(hub_env: Path, inbox: 
 
 
 def test_no_full_id_number_in_logs_xcoms_or_receipts(hub_env: Path, inbox: Any, inbox_root: Path, county: Any,
-                                                     capfd: pytest.CaptureFixture[str]) -> None:
+                                                     capfd: pytest.CaptureFixture[str],
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     import os
 
     today = AT.date()
+    caplog.set_level("INFO")
     shops = good_records("SHOP", today, 12)
     licences = good_records("LICENSE", today, 6)
     ids = {r.data[f] for r in shops + licences for f in ("id_number", "legal_rep_id_number") if r.data.get(f)}
@@ -96,7 +92,8 @@ def test_no_full_id_number_in_logs_xcoms_or_receipts(hub_env: Path, inbox: Any, 
     runs = [run_dag(d)[0] for d in ("ingest_market", "merge_credit", "push_county")]
     assert all(dr.state == "success" for dr in runs)
     seen = capfd.readouterr()
-    texts = [seen.out, seen.err]
+    # Log records reach pytest's capture handler or Airflow's stream handler depending on what ran first.
+    texts = [seen.out, seen.err, caplog.text]
     for folder in (Path(os.environ["AIRFLOW_HOME"]) / "logs", inbox_root / "market" / "receipts"):
         texts += [p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()]
     from airflow.models.xcom import XComModel

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from credit_exchange.store import CityState
 from credit_exchange.timeutil import LOCAL
 from sandbox import city_platform
-from tests.helpers import REPO, connection_env
+from tests import helpers
+from tests.helpers import connection_env
 
 RUN = datetime(2026, 11, 29, 1, 30, tzinfo=LOCAL)
 # The day after the 3-month publicity of a 通报批评 decided on 2026-11-01.
@@ -36,12 +37,7 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, airflow_db: str, city_conn: dict[st
 
 
 def run_dag(dag_id: str, when: datetime = RUN) -> tuple[Any, dict[str, Any]]:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert bag.import_errors == {}
-    dr = bag.dags[dag_id].test(logical_date=when)
-    return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    return helpers.run_dag(dag_id, when)
 
 
 def test_the_city_dags_do_nothing_when_there_is_nothing(hub_env: Path, city_root: Path) -> None:

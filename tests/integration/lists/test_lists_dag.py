@@ -12,17 +12,14 @@ from lists_helpers import Hub, org
 from credit_exchange.crypto import PiiVault
 from credit_exchange.store import Store
 from credit_exchange.timeutil import LOCAL
-from tests.helpers import REPO, connection_env
+from tests import helpers
+from tests.helpers import connection_env
 
 
 def run(logical: datetime) -> dict[str, Any]:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert bag.import_errors == {}
-    dr = bag.dags["merge_credit"].test(logical_date=logical)
+    dr, states = helpers.run_dag("merge_credit", logical)
     assert dr.state == "success"
-    return {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    return states
 
 
 @pytest.mark.slow

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from credit_exchange.timeutil import LOCAL
 from sandbox.pboc_files import demo_night
-from tests.helpers import REPO, connection_env
+from tests import helpers
+from tests.helpers import connection_env
 
 AT = datetime(2026, 11, 28, 22, 0, tzinfo=LOCAL)
 RUN = datetime(2026, 11, 29, 1, 30, tzinfo=LOCAL)
@@ -32,12 +33,7 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, airflow_db: str, pboc_server: Any, 
 
 
 def run_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags" / f"{dag_id}.py"))
-    assert bag.import_errors == {}
-    dr = bag.dags[dag_id].test(logical_date=RUN)
-    return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    return helpers.run_dag(dag_id, RUN)
 
 
 def test_a_night_with_a_pair_succeeds_and_announces_deliveries(hub_env: Path, pboc_outbox_dir: Path) -> None:

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from credit_exchange.timeutil import LOCAL
 from sandbox.police_files import demo_night
-from tests.helpers import REPO, connection_env
+from tests import helpers
+from tests.helpers import connection_env
 
 AT = datetime(2026, 11, 28, 23, 10, tzinfo=LOCAL)
 RUN = datetime(2026, 11, 29, 1, 30, tzinfo=LOCAL)
@@ -32,12 +33,7 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any,
 
 
 def run_dag() -> tuple[Any, dict[str, str]]:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert bag.import_errors == {}
-    dr = bag.dags["ingest_police"].test(logical_date=RUN)
-    return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    return helpers.run_dag("ingest_police", RUN)
 
 
 def test_a_night_of_police_files_is_taken(hub_env: Path, police_inbox: Any) -> None:

@@ -12,7 +12,8 @@ from transport_support import APP_KEY, APP_SECRET, deliveries, received, seed, w
 from credit_exchange.timeutil import LOCAL
 from sandbox.transport_api import TransportApiServer
 from sandbox.transport_data import demo_items
-from tests.helpers import REPO, connection_env
+from tests import helpers
+from tests.helpers import connection_env
 
 RUN = datetime(2026, 11, 29, 1, 30, tzinfo=LOCAL)
 
@@ -32,12 +33,7 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, airflow_db: str, transport_server: 
 
 
 def run_dag(logical_date: datetime) -> tuple[Any, dict[str, str]]:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert bag.import_errors == {}
-    dr = bag.dags["ingest_transport"].test(logical_date=logical_date)
-    return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    return helpers.run_dag("ingest_transport", logical_date)
 
 
 def test_ingest_transport_takes_a_night_and_then_does_nothing(hub_env: Path,
