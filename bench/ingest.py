@@ -143,10 +143,12 @@ def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
         "from credit_exchange.store import Store\n"
         "from connectors.sftp import SftpConnector\n"
         "from datetime import date\n"
-        "store=Store.from_conn_id(); t=time.perf_counter()\n"
+        "store=Store.from_conn_id(); t=time.perf_counter(); c=os.times()\n"
         "with SftpConnector.from_conn_id('inbox_sftp') as s:\n"
         "    r=InboxIngest(config.feed('market'), s, store, PiiVault.from_conn_id(), date(2026,11,28)).run()\n"
-        "print(json.dumps([r.totals()['accepted'], time.perf_counter()-t,"
+        "d=os.times()\n"
+        "print(json.dumps([r.totals()['accepted'], time.perf_counter()-t, d.user+d.system-c.user-c.system,"
+        " d.children_user+d.children_system,"
         " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024,"
         " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))\n")
     try:
@@ -154,8 +156,8 @@ def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
                              cwd=REPO)
     finally:
         server.stop()
-    accepted, secs, peak, worker_peak = json.loads(out.stdout.strip().splitlines()[-1])
+    accepted, secs, cpu, worker_cpu, peak, worker_peak = json.loads(out.stdout.strip().splitlines()[-1])
     # A big file is parsed in a worker process (credit_exchange/pipeline.py): its peak counts too.
     return {"file_gib": round(size / 1024**3, 2), "records": accepted, "run_s": round(secs),
             "records_per_s": round(accepted / secs), "peak_rss_mb": round(peak),
-            "worker_peak_rss_mb": round(worker_peak)}
+            "worker_peak_rss_mb": round(worker_peak), "cpu_s": round(cpu), "worker_cpu_s": round(worker_cpu)}

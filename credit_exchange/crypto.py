@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -94,6 +96,22 @@ class PiiVault:
         body = canonical if canonical is not None else canonical_json(data)
         nonce = os.urandom(12)
         return _RECORD_PREFIX + base64.b64encode(nonce + self._aead.encrypt(nonce, body, None)).decode("ascii")
+
+    def sealer(self, count: int) -> Callable[[bytes], str]:
+        """``seal`` for up to ``count`` canonical bodies, drawing their random nonces in one call.
+
+        For the ingest hot path, where a system call per record is measurable.
+        """
+        nonces = os.urandom(12 * count)
+        offsets = iter(range(0, 12 * count, 12))
+        encrypt = self._aead.encrypt
+
+        def seal_body(body: bytes) -> str:
+            at = next(offsets)
+            nonce = nonces[at:at + 12]
+            return _RECORD_PREFIX + binascii.b2a_base64(nonce + encrypt(nonce, body, None), newline=False).decode("ascii")
+
+        return seal_body
 
     def open(self, record_type: str, sealed: str) -> dict[str, Any]:
         if sealed.startswith(_RECORD_PREFIX):

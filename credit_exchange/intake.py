@@ -8,6 +8,7 @@ caller's transaction. Every feed (files, API pages, PBoC pairs) goes through her
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -36,6 +37,9 @@ _DELIVERY_COLUMNS = ("file_id", "ordinal", "position", "record_id", "department"
 # tuples skips SQLAlchemy's per-row parameter processing, which costs more than the insert itself.
 _SQLITE_INSERT_DELIVERIES = (f"INSERT INTO {_DELIVERIES.name} ({', '.join(_DELIVERY_COLUMNS)}) "
                              f"VALUES ({', '.join('?' * len(_DELIVERY_COLUMNS))})")
+_SQLITE_DELIVERY_IDS = f"SELECT ordinal, id FROM {_DELIVERIES.name} WHERE file_id = ? AND ordinal BETWEEN ? AND ?"
+_SQLITE_STATES = (f"SELECT record_id, dept_version, content_hash, op FROM {_SOURCE_STATE.name} "
+                  "WHERE record_id IN ({marks})")
 _SQLITE_UPSERT_STATE = (f"INSERT INTO {_SOURCE_STATE.name} (record_id, dept_version, content_hash, op, delivery_id) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET "
                         "dept_version = excluded.dept_version, content_hash = excluded.content_hash, "
@@ -71,46 +75,48 @@ class RecordIntake:
         if chunk:
             self.take_prepared(prepare(chunk, self.validator))
 
-    def take_prepared(self, chunk: list[Prepared]) -> None:
-        """Classify and store one chunk of prepared records (``prepare``), in order."""
+    def take_prepared(self, chunk: Sequence[Prepared | tuple[Any, ...]]) -> None:
+        """Classify and store one chunk of prepared records (``prepare``), in order.
+
+        Plain tuples in ``Prepared``'s field order are taken too: the pipeline's worker sends
+        those, as they unpickle several times faster than named tuples.
+        """
         if not chunk:
             return
         dept, s, file_id = self.department, self.s, self.file_id
         state, counts, errors = self._state, self.counts, self.errors
         prefix = f"{dept}:"
-        ids = {f"{prefix}{r.record_type}:{r.dept_record_id}" for r in chunk if r.dept_record_id} - state.keys()
+        ids = {f"{prefix}{r[2]}:{r[3]}" for r in chunk if r[3]} - state.keys()
         if ids:
-            for row in s.execute(select(SourceState.record_id, SourceState.dept_version, SourceState.content_hash,
-                                        SourceState.op).where(SourceState.record_id.in_(ids))):
-                state[row[0]] = (row[1], row[2], row[3])
+            state.update(self._known_states(ids))
 
-        seal = self.vault.seal
+        seals = self.vault.sealer(len(chunk))
         rows: list[tuple[Any, ...]] = []
-        outcomes: list[str] = []
-        # Problems found here (version conflicts), by position in the chunk; the rest come prepared.
-        extra: dict[int, list[Problem]] = {}
+        touched: dict[str, int] = {}  # record id -> index in the chunk of its newest taken delivery
+        # (index in the chunk, problems) of every record with something to report.
+        reported: list[tuple[int, list[Problem]]] = []
         n_accepted = n_unchanged = n_stale = n_rejected = 0
-        for i, r in enumerate(chunk):
-            rid = f"{prefix}{r.record_type}:{r.dept_record_id}" if r.dept_record_id else None
+        for i, (ordinal, position, record_type, dept_record_id, dept_version, op, problems, digest, body) \
+                in enumerate(chunk):
+            rid = f"{prefix}{record_type}:{dept_record_id}" if dept_record_id else None
             outcome = "rejected"
-            digest = r.digest
             if digest is not None and rid is not None:
-                version = cast(int, r.dept_version)
                 prev = state.get(rid)
                 if prev is None:
                     outcome = "accepted"
-                elif version < prev[0]:
+                elif dept_version < prev[0]:
                     outcome = "stale"
-                    errors.add(r.position, r.dept_record_id, "", "", "stale_version",
-                               message("stale_version", version=version, held=prev[0]))
-                elif digest == prev[1] and r.op == prev[2]:
+                    errors.add(position, dept_record_id, "", "", "stale_version",
+                               message("stale_version", version=dept_version, held=prev[0]))
+                elif digest == prev[1] and op == prev[2]:
                     outcome = "unchanged"
-                elif version == prev[0]:
-                    extra[i] = [record_problem("version_conflict", version=version)]
+                elif dept_version == prev[0]:
+                    problems = [*problems, record_problem("version_conflict", version=dept_version)]
                 else:
                     outcome = "accepted"
-                if (outcome == "accepted" or outcome == "unchanged") and (prev is None or version >= prev[0]):
-                    state[rid] = (version, digest, cast(str, r.op))
+                if (outcome == "accepted" or outcome == "unchanged") and (prev is None or dept_version >= prev[0]):
+                    state[rid] = (dept_version, digest, op)
+                    touched[rid] = i
             else:
                 digest = None
             if outcome == "accepted":
@@ -121,14 +127,13 @@ class RecordIntake:
                 n_unchanged += 1
             else:
                 n_stale += 1
-            problems = r.problems if i not in extra else [*r.problems, *extra[i]]
-            for p in problems:
-                errors.add(r.position, r.dept_record_id, p.label, p.field_code, p.code, p.message)
-            body = r.body
+            if problems:
+                reported.append((i, problems))
+                for p in problems:
+                    errors.add(position, dept_record_id, p.label, p.field_code, p.code, p.message)
             keep = body is not None and (outcome == "accepted" or outcome == "rejected")
-            outcomes.append(outcome)
-            rows.append((file_id, r.ordinal, r.position, rid, dept, r.record_type, r.dept_record_id, r.dept_version,
-                         r.op, outcome, digest, seal(r.record_type, {}, body) if keep else None, False))
+            rows.append((file_id, ordinal, position, rid, dept, record_type, dept_record_id, dept_version,
+                         op, outcome, digest, seals(body) if keep else None, False))
         counts.total += len(chunk)
         counts.accepted += n_accepted
         counts.rejected += n_rejected
@@ -136,35 +141,45 @@ class RecordIntake:
         counts.stale += n_stale
 
         # Plain executemany (RETURNING would cost a statement per row on SQLite), then one query for the ids.
+        first, last = chunk[0][0], chunk[-1][0]
         if self._sqlite is not None:
             s.flush()  # anything the caller added through the ORM goes first, as with Core
             self._sqlite.executemany(_SQLITE_INSERT_DELIVERIES, rows)
+            by_ordinal = dict(self._sqlite.execute(_SQLITE_DELIVERY_IDS, (file_id, first, last)))
         else:
             s.execute(insert(_DELIVERIES), [dict(zip(_DELIVERY_COLUMNS, row, strict=True)) for row in rows])
-        first, last = chunk[0].ordinal, chunk[-1].ordinal
-        by_ordinal = dict(s.execute(select(Delivery.ordinal, Delivery.id).where(
-            Delivery.file_id == file_id, Delivery.ordinal.between(first, last))).tuples().all())
-        ids_out = [by_ordinal[r.ordinal] for r in chunk]
-        reject_rows = [
-            {"file_id": file_id, "delivery_id": ids_out[i], "position": r.position,
-             "dept_record_id": r.dept_record_id, "field": p.label or None, "field_code": p.field_code or None,
-             "code": p.code, "message": p.message}
-            for i, r in enumerate(chunk) if r.problems or i in extra
-            for p in (r.problems if i not in extra else [*r.problems, *extra[i]])
-        ]
-        if reject_rows:
-            s.execute(insert(_REJECTS), reject_rows)
-        touched: dict[str, int] = {}
-        for r, did, outcome in zip(chunk, ids_out, outcomes, strict=True):
-            if outcome == "accepted" or outcome == "unchanged":
-                touched[f"{prefix}{r.record_type}:{r.dept_record_id}"] = did
+            by_ordinal = dict(s.execute(select(Delivery.ordinal, Delivery.id).where(
+                Delivery.file_id == file_id, Delivery.ordinal.between(first, last))).tuples().all())
+        if reported:
+            s.execute(insert(_REJECTS), [
+                {"file_id": file_id, "delivery_id": by_ordinal[chunk[i][0]], "position": chunk[i][1],
+                 "dept_record_id": chunk[i][3], "field": p.label or None, "field_code": p.field_code or None,
+                 "code": p.code, "message": p.message}
+                for i, problems in reported for p in problems
+            ])
         if touched:
+            state_rows = [(rid, *state[rid], by_ordinal[chunk[i][0]]) for rid, i in touched.items()]
             if self._sqlite is not None:
-                self._sqlite.executemany(_SQLITE_UPSERT_STATE, [
-                    (rid, state[rid][0], state[rid][1], state[rid][2], did) for rid, did in touched.items()])
+                self._sqlite.executemany(_SQLITE_UPSERT_STATE, state_rows)
             else:
                 upsert(s, SourceState, [
-                    {"record_id": rid, "dept_version": state[rid][0], "content_hash": state[rid][1],
-                     "op": state[rid][2], "delivery_id": did} for rid, did in touched.items()
+                    {"record_id": rid, "dept_version": v, "content_hash": h, "op": o, "delivery_id": did}
+                    for rid, v, h, o, did in state_rows
                 ], key=["record_id"])
         state.clear()
+
+    def _known_states(self, ids: set[str]) -> dict[str, tuple[int, str, str]]:
+        """(department version, content hash, op) of the newest taken delivery of each record id."""
+        if self._sqlite is not None:
+            found: dict[str, tuple[int, str, str]] = {}
+            keys = list(ids)
+            # SQLite's default limit of host parameters per statement is 32,766 (999 before 3.32).
+            for at in range(0, len(keys), 900):
+                part = keys[at:at + 900]
+                sql = _SQLITE_STATES.format(marks=",".join("?" * len(part)))
+                for rid, version, digest, op in self._sqlite.execute(sql, part):
+                    found[rid] = (version, digest, op)
+            return found
+        return {row[0]: (row[1], row[2], row[3]) for row in self.s.execute(
+            select(SourceState.record_id, SourceState.dept_version, SourceState.content_hash,
+                   SourceState.op).where(SourceState.record_id.in_(ids)))}

@@ -50,6 +50,10 @@ def parse_number(s: str) -> int | float | str:
         return int(s)
     if not _DECIMAL_RE.match(s):
         return s
+    f = float(s)
+    if not f.is_integer() and repr(f) == s:
+        # Written exactly as the double's shortest form: what the Decimal checks below conclude.
+        return f
     try:
         d = Decimal(s)
     except InvalidOperation:
@@ -76,9 +80,14 @@ def _date_from_wire(s: str, csv: bool) -> str:
 
 
 def _xml_date(s: str) -> str:
-    # _date_from_wire(s, csv=False) without the partial and the branch (hot for XML files).
-    m = _DATE_RE.match(s)
-    return f"{m.group(1)}-{m.group(3)}-{m.group(4)}" if m else s
+    # _date_from_wire(s, csv=False) without the regular expression (hot for XML files): the same
+    # result, as str.isdecimal is exactly the pattern's \d and a stripped value has no newline.
+    if len(s) == 10:
+        sep = s[4]
+        if (sep == "-" or sep == "/") and s[7] == sep and s[:4].isdecimal() and s[5:7].isdecimal() \
+                and s[8:].isdecimal():
+            return s if sep == "-" else f"{s[:4]}-{s[5:7]}-{s[8:]}"
+    return s
 
 
 def _from_wire(f: Field, s: str, csv: bool) -> Any:
@@ -87,6 +96,8 @@ def _from_wire(f: Field, s: str, csv: bool) -> Any:
 
 
 def _split_list(s: str) -> list[str]:
+    if ";" not in s:
+        return [s.strip()] if s.strip() else []
     return [part.strip() for part in s.split(";") if part.strip()]
 
 

@@ -23,6 +23,7 @@ with the same code and parameters; a worker that dies or fails otherwise raises
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from typing import Protocol
 from credit_exchange.config import Feed
 from credit_exchange.intake import RecordIntake
 from credit_exchange.parsers import FileRejected
-from credit_exchange.pipeline_prepare import BLOCK, receive, send
+from credit_exchange.pipeline_prepare import BLOCK, FrameError, receive, send, write_all
 
 # Files at least this big go through the worker; smaller ones are not worth its start-up
 # (a fresh interpreter importing lxml and compiling the schemas: about half a second).
@@ -63,6 +64,15 @@ def worker_command() -> list[str]:
 
 
 
+def _widen(fd: int) -> None:
+    """A pipe of a megabyte (Linux's default cap for users) instead of 64 KiB, so the two processes
+    do not wait on each other for every block; elsewhere, or if refused, the pipe stays as it is."""
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), BLOCK)
+    except OSError:
+        pass
+
+
 def take_records(intake: RecordIntake, feed: Feed, name: str, today: date, reader: _Reader) -> None:
     """Take every record of one file through the worker; returns once all are stored.
 
@@ -77,15 +87,18 @@ def take_records(intake: RecordIntake, feed: Feed, name: str, today: date, reade
     assert proc.stdin is not None and proc.stdout is not None
     feeding_error: list[BaseException] = []
     stdin = proc.stdin
+    to_worker, from_worker = stdin.fileno(), proc.stdout.fileno()
+    _widen(to_worker)
+    _widen(from_worker)
 
     def feed_worker() -> None:
         try:
-            send(stdin, {"feed": feed, "name": name, "today": today})
+            send(to_worker, {"feed": feed, "name": name, "today": today})
             while True:
                 block = reader.read(BLOCK)
                 if not block:
                     break
-                stdin.write(block)
+                write_all(to_worker, block)
         except BrokenPipeError:
             pass  # the worker stopped reading: it says why on its own pipe (or died)
         except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread, raised there
@@ -101,7 +114,10 @@ def take_records(intake: RecordIntake, feed: Feed, name: str, today: date, reade
     done = False
     try:
         while True:
-            msg = receive(proc.stdout)
+            try:
+                msg = receive(from_worker)
+            except FrameError as exc:
+                raise PipelineFailed(f"ingest worker failed on {name}: {exc}") from exc
             if msg is None:
                 break
             kind = msg[0]

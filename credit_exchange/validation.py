@@ -97,6 +97,33 @@ class _Engines:
             for t in types
         }
         self.extra = {t: self._extra_rules(t) for t in types}
+        self.unchecked = {t: self._unchecked_fields(t) for t in types}
+
+    def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """Follow ``$ref``s into common.schema.json (a schema with a type of its own is what it says)."""
+        in_common = False
+        while "$ref" in schema and "type" not in schema:
+            ref = schema["$ref"]
+            if not (ref.startswith("common.schema.json#/$defs/") or (in_common and ref.startswith("#/$defs/"))):
+                break
+            target = self.schemas["common"].get("$defs", {}).get(ref.rsplit("/", 1)[1])
+            if target is None:
+                break
+            schema, in_common = target, True
+        return schema
+
+    def _unchecked_fields(self, record_type: str) -> tuple[str, ...]:
+        """Properties whose schema does not hold the value to text, boolean, integer or a list of text."""
+        plain = {"string", "boolean", "integer"}
+        out = []
+        for name, prop in self.schemas[record_type].get("properties", {}).items():
+            prop = self._resolve(prop)
+            kind = prop.get("type")
+            if kind == "array":
+                kind = self._resolve(prop.get("items", {})).get("type")
+            if not isinstance(kind, str) or kind not in plain:
+                out.append(name)
+        return tuple(out)
 
     def _extra_rules(self, record_type: str) -> _ExtraRules:
         props: dict[str, Any] = self.schemas[record_type].get("properties", {})
@@ -134,6 +161,11 @@ class RecordValidator:
         self._today_iso = today.isoformat()
         self._today_compact = today.strftime("%Y%m%d")
         self._engines = _engines()
+
+    def unchecked_fields(self, record_type: str) -> tuple[str, ...]:
+        """Fields a valid record may hold other than text, booleans, integers or lists of text
+        (see ``canonical.canonical_json_valid``)."""
+        return self._engines.unchecked[record_type]
 
     def record_types(self) -> list[str]:
         return list(self._engines.fast)

@@ -8,8 +8,9 @@ as soon as they are read, so memory stays flat whatever the file size.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import BinaryIO
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from typing import Any, BinaryIO, NamedTuple
 
 from lxml import etree
 
@@ -32,27 +33,26 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
         raise FileRejected("file_name", name=file_name)
     kind = match.group("kind")
     record_type = feed.kinds[kind]
-    codes = FIELDS.by_code(record_type)
 
     replay, root = _read_root(stream)
     declared_count = _check_root(root, kind)
     # Only Record ends reach Python: field elements are read from the finished Record.
     context = etree.iterparse(replay, events=("end",), tag=RECORD, **_SAFE)
+    plan = _tag_plan(record_type)
     ordinal = 0
+    root = None
     try:
         for _event, elem in context:
-            parent = elem.getparent()
-            if parent is None or parent.getparent() is not None:
-                raise FileRejected("xml_unexpected_element", element="Record")
-            # Free what was read before this record, refusing anything but Records.
-            while elem.getprevious() is not None:
-                prev = parent[0]
-                if prev.tag != RECORD and isinstance(prev.tag, str):
-                    raise FileRejected("xml_unexpected_element", element=etree.QName(prev).localname)
-                del parent[0]
+            if root is None:
+                root = elem.getparent()
+                if root is None or root.getparent() is not None:
+                    raise FileRejected("xml_unexpected_element", element="Record")
+            # Each Record is freed once read, so a Record directly under the root comes first.
+            if root[0] is not elem:
+                _check_siblings(root, elem)
             ordinal += 1
-            yield _record(elem, ordinal, record_type, codes)
-            elem.clear(keep_tail=False)
+            yield _record(elem, ordinal, record_type, plan)
+            del root[0]
         end_root = context.root
         if end_root is not None:
             for child in end_root:
@@ -111,18 +111,46 @@ def _check_root(root: etree._Element, kind: str) -> int:
     return int(raw_count)
 
 
-def _record(elem: etree._Element, ordinal: int, record_type: str, codes: Mapping[str, Field]) -> SourceRecord:
-    dept_id = (elem.get("id") or "").strip() or None
-    raw_version = (elem.get("version") or "").strip()
-    raw_op = (elem.get("op") or "").strip()
+def _check_siblings(root: etree._Element, elem: etree._Element) -> None:
+    """A Record that is not the root's only child: nested somewhere, or after something else."""
+    if elem.getparent() is not root:
+        raise FileRejected("xml_unexpected_element", element="Record")
+    for child in root:
+        if child is elem:
+            break
+        if isinstance(child.tag, str) and child.tag != RECORD:
+            raise FileRejected("xml_unexpected_element", element=etree.QName(child).localname)
+    while root[0] is not elem:
+        del root[0]  # comments or processing instructions the parser kept
+
+
+@cache
+def _tag_plan(record_type: str) -> _TagPlan:
+    """``national_plan`` keyed by the element's full tag (``{ns}CODE``), for the one-pass loop."""
+    plan, op_code = national_plan(record_type)
+    return _TagPlan({_NS_PREFIX + code: entry for code, entry in plan.items()},
+                    _NS_PREFIX + op_code if op_code else None, FIELDS.by_code(record_type))
+
+
+class _TagPlan(NamedTuple):
+    fields: dict[str, tuple[str, Callable[[str], Any] | None]]
+    op_tag: str | None
+    codes: Mapping[str, Field]
+
+
+def _record(elem: etree._Element, ordinal: int, record_type: str, plan: _TagPlan) -> SourceRecord:
+    get = elem.get
+    dept_id = (get("id") or "").strip() or None
+    raw_version = (get("version") or "").strip()
+    raw_op = (get("op") or "").strip()
     rec = SourceRecord(
-        ordinal=ordinal,
-        position=f"record {ordinal}",
-        record_type=record_type,
-        dept_record_id=dept_id,
+        ordinal,
+        f"record {ordinal}",
+        record_type,
+        dept_id,
         # The store keeps versions as 32-bit integers; anything outside is the sender's mistake.
-        dept_version=int(raw_version) if raw_version.isdigit() and 0 < int(raw_version) < 2**31 else None,
-        op=raw_op if raw_op in _OPS else None,
+        int(raw_version) if raw_version.isdigit() and 0 < int(raw_version) < 2**31 else None,
+        raw_op if raw_op in _OPS else None,
     )
     if dept_id is None:
         rec.problems.append(record_problem("record_id_missing"))
@@ -137,29 +165,15 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, codes: Mapping
     # One pass over the children, mapping as we go: the same result as collecting
     # {code: text} (first occurrence wins) and calling ``from_national`` on it, without the
     # intermediate dict (this loop runs for every field of every record).
-    plan, op_code = national_plan(record_type)
-    seen: set[str] = set()
+    children = [(child.tag, child.text) for child in elem]
+    fields = plan.fields
     data = rec.data
-    unknown: list[str] = []
-    for child in elem:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        # "{ns}CODE" -> "CODE"; an element outside the namespace keeps its full name and is unknown.
-        code = tag[_NS_LEN:] if tag.startswith(_NS_PREFIX) else tag
-        if code in seen:
-            field = codes.get(code)
-            rec.problems.append(record_problem(
-                "duplicate_field", field_name=field.name if field else "", label=field.label if field else code,
-                field_code=code))
-            continue
-        seen.add(code)
-        entry = plan.get(code)
+    odd = False  # a repeated, unknown or foreign element: the careful loop below says which
+    for tag, value in children:
+        entry = fields.get(tag)
         if entry is None:
-            if code != op_code:
-                unknown.append(code)
+            odd = True
             continue
-        value = child.text
         if value is None:
             continue
         value = value.strip()
@@ -173,9 +187,45 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, codes: Mapping
         if converted == []:
             continue
         data[name] = converted
+    if odd or len(children) != len(dict(children)):
+        _odd_children(rec, children, plan)
+    return rec
+
+
+def _odd_children(rec: SourceRecord, children: list[tuple[Any, str | None]], plan: _TagPlan) -> None:
+    """The slow path of ``_record``: repeated fields (first occurrence wins), unknown and foreign elements."""
+    seen: set[str] = set()
+    unknown: list[str] = []
+    for tag, value in children:
+        if not isinstance(tag, str):
+            continue  # a comment or processing instruction
+        # "{ns}CODE" -> "CODE"; an element outside the namespace keeps its full name and is unknown.
+        code = tag[_NS_LEN:] if tag.startswith(_NS_PREFIX) else tag
+        entry = plan.fields.get(tag)
+        if code in seen:
+            field = plan.codes.get(code)
+            rec.problems.append(record_problem(
+                "duplicate_field", field_name=field.name if field else "", label=field.label if field else code,
+                field_code=code))
+            continue
+        seen.add(code)
+        if entry is None:
+            if tag != plan.op_tag:
+                unknown.append(code)
+            continue
+        # The fast loop let the last occurrence win: the first one's value is the one kept.
+        name, fn = entry
+        text = value.strip() if value is not None else ""
+        if not text:
+            rec.data.pop(name, None)
+            continue
+        converted = fn(text) if fn is not None else text
+        if converted == []:
+            rec.data.pop(name, None)
+        else:
+            rec.data[name] = converted
     for code in unknown:
         rec.problems.append(record_problem("unknown_field", label=code, field_code=code, field=code))
-    return rec
 
 
 _DECL = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")

@@ -83,8 +83,20 @@ _DYING = ("import os, credit_exchange.pipeline_prepare as p\n"
           "p.main()\n")
 
 
+# The real worker, whose output falls out of step after its first batch (stray bytes on the pipe).
+_GARBLED = ("import os, credit_exchange.pipeline_prepare as p\n"
+            "real = p.send\n"
+            "def send(out, obj):\n"
+            "    real(out, obj)\n"
+            "    if obj[0] == 'batch':\n"
+            "        os.write(out, b'stray bytes, not a frame')\n"
+            "p.send = send\n"
+            "p.main()\n")
+
+
 @pytest.mark.parametrize("command", [
     pytest.param([sys.executable, "-c", _DYING], id="after-a-batch"),
+    pytest.param([sys.executable, "-c", _GARBLED], id="out-of-step"),
     pytest.param([sys.executable, "-c", "import os; os._exit(3)"], id="at-once"),
 ])
 def test_a_worker_that_dies_fails_the_file_cleanly(inbox, inbox_root: Path, store, vault, command: list[str],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -134,3 +135,30 @@ def test_mapping_never_raises(rt: str, data: st.DataObject) -> None:
     mapped = from_national(rt, raw)
     assert set(mapped.data) <= set(FIELDS.by_name(rt))
     assert all(v != "" for v in mapped.data.values())
+
+
+def _parse_number_reference(s: str) -> object:
+    """The rule as data-standard.md says it, without the fast paths of ``parse_number``."""
+    from decimal import Decimal, InvalidOperation
+
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", s):
+        return s
+    try:
+        d = Decimal(s)
+    except InvalidOperation:
+        return s
+    if d == d.to_integral_value():
+        return int(d)
+    f = float(d)
+    return f if Decimal(repr(f)) == d else s
+
+
+@given(st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.from_regex(r"[+-]?[0-9]{0,20}(\.[0-9]{0,12})?", fullmatch=True),
+))
+@settings(max_examples=1000)
+def test_parse_number_equals_the_reference_rule(s: str) -> None:
+    got, expected = parse_number(s), _parse_number_reference(s)
+    assert (type(got), got) == (type(expected), expected)

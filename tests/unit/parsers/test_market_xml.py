@@ -6,6 +6,8 @@ import io
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credit_exchange import config
 from credit_exchange.parsers import FileRejected, get_parser
@@ -109,3 +111,85 @@ def test_file_name_must_match_the_contract() -> None:
     with pytest.raises(FileRejected) as err:
         parse(market_xml("PENALTY", [], AT), name="market-penalties.xml")
     assert err.value.code == "file_name"
+
+
+# -- the one-pass field loop against the mapping it must equal ------------------------------
+
+_HEAD = ('<?xml version="1.0" encoding="UTF-8"?><CreditData xmlns="urn:qianwei:market:credit:1" kind="PENALTY" '
+         'generatedAt="2026-11-28T23:10:00+08:00" recordCount="{n}">')
+
+
+def _one_record(children: str) -> bytes:
+    return (_HEAD.format(n=1) + f'<Record op="upsert" id="X-1" version="1">{children}</Record></CreditData>').encode()
+
+
+def test_a_repeated_field_keeps_its_first_value_and_is_reported() -> None:
+    (rec,) = parse(_one_record("<CF_WSH>first</CF_WSH><CF_XDR_MC>甲公司</CF_XDR_MC><CF_WSH>second</CF_WSH>"))
+    assert rec.data == {"decision_no": "first", "subject_name": "甲公司"}
+    assert [(p.code, p.field_code) for p in rec.problems] == [("duplicate_field", "CF_WSH")]
+
+
+def test_a_repeated_field_whose_first_value_is_empty_stays_empty() -> None:
+    (rec,) = parse(_one_record("<CF_WSH> </CF_WSH><CF_WSH>second</CF_WSH><CF_CFLB/><CF_CFLB>警告</CF_CFLB>"))
+    assert rec.data == {}
+    assert sorted(p.field_code for p in rec.problems) == ["CF_CFLB", "CF_WSH"]
+
+
+def test_an_element_outside_the_namespace_is_unknown_even_with_a_field_name() -> None:
+    (rec,) = parse(_one_record('<CF_WSH xmlns="">x</CF_WSH><CF_XDR_MC>甲公司</CF_XDR_MC>'))
+    assert rec.data == {"subject_name": "甲公司"}
+    assert [(p.code, p.field_code) for p in rec.problems] == [("unknown_field", "CF_WSH")]
+
+
+def test_comments_and_processing_instructions_are_ignored_everywhere() -> None:
+    recs = good_records("PENALTY", TODAY, 3)
+    body = market_xml("PENALTY", recs, AT)
+    body = body.replace(b"<Record ", b"<!-- c --><?pi x?><Record ").replace(b"</CF_XDR_MC>", b"</CF_XDR_MC><!-- f -->")
+    out = parse(body)
+    assert [r.data for r in out] == [r.data for r in recs]
+    assert not any(r.problems for r in out)
+
+
+@pytest.mark.parametrize(("body", "element"), [
+    # a Record nested in another Record, first or later in the file
+    (_HEAD.format(n=1) + '<Record op="upsert" id="A" version="1"><Record op="upsert" id="B" version="1"/></Record>'
+     "</CreditData>", "Record"),
+    (_HEAD.format(n=2) + '<Record op="upsert" id="A" version="1"/><Record op="upsert" id="B" version="1">'
+     '<Record op="upsert" id="C" version="1"/></Record></CreditData>', "Record"),
+    # a Record wrapped in something else
+    (_HEAD.format(n=1) + '<Batch><Record op="upsert" id="A" version="1"/></Batch></CreditData>', "Record"),
+    (_HEAD.format(n=2) + '<Record op="upsert" id="A" version="1"/><Batch><Record op="upsert" id="B" version="1"/>'
+     "</Batch></CreditData>", "Record"),
+    # something else between or after the Records
+    (_HEAD.format(n=2) + '<Record op="upsert" id="A" version="1"/><Note>x</Note><Record op="upsert" id="B" '
+     'version="1"/></CreditData>', "Note"),
+    (_HEAD.format(n=1) + '<Note>x</Note><Record op="upsert" id="A" version="1"/></CreditData>', "Note"),
+    (_HEAD.format(n=1) + '<Record op="upsert" id="A" version="1"/><Note>x</Note></CreditData>', "Note"),
+])
+def test_anything_but_records_under_the_root_refuses_the_file(body: str, element: str) -> None:
+    with pytest.raises(FileRejected) as err:
+        parse(body.encode())
+    assert err.value.code == "xml_unexpected_element"
+    assert err.value.params == {"element": element}
+
+
+_CODES = ["CF_XDR_MC", "CF_WSH", "CF_CFLB", "CF_JDRQ", "CF_NR_FK", "CF_XDR_SHXYM", "CF_UNKNOWN"]
+_VALUES = ["", " ", "x", " 甲 ", "2026/11/28", "2026-11-28", "2026/11-28", "1.50", "12", "1e3", "警告;罚款", ";", "a&amp;b"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_CODES), st.sampled_from(_VALUES)), max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_the_field_loop_equals_from_national_on_first_occurrences(children: list[tuple[str, str]]) -> None:
+    from xml.sax.saxutils import unescape
+
+    from credit_exchange.mapping import from_national
+
+    (rec,) = parse(_one_record("".join(f"<{c}>{v}</{c}>" for c, v in children)))
+    first: dict[str, str] = {}
+    for code, value in children:
+        first.setdefault(code, unescape(value))
+    expected = from_national("administrative_penalty", first)
+    assert rec.data == expected.data
+    dups = [c for i, (c, _) in enumerate(children) if c in {x for x, _ in children[:i]}]
+    assert sorted(p.field_code for p in rec.problems if p.code == "duplicate_field") == sorted(dups)
+    assert [p.field_code for p in rec.problems if p.code == "unknown_field"] == expected.unknown
