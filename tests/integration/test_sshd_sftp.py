@@ -495,13 +495,32 @@ def test_download_memory_stays_flat(server: SshdServer) -> None:
         finally:
             tracemalloc.stop()
     assert result.size == 48 * MIB
-    from connectors.sftp import PREFETCH_REQUESTS
+    from connectors.sftp import PREFETCH_BYTES
 
-    # Bounded by the prefetch window (32 KiB requests), not by the file size.
-    bound = PREFETCH_REQUESTS * 32 * 1024 + 4 * MIB
+    # Bounded by the bytes requested ahead, not by the file size.
+    bound = PREFETCH_BYTES + 4 * MIB
     assert bound < 48 * MIB
     assert peak < bound, f"peak {peak / MIB:.1f} MiB for a 48 MiB file"
     _local(server, "/police/inbox/big.csv").unlink()
+
+
+def test_reads_are_as_large_as_the_server_says_it_serves(server: SshdServer) -> None:
+    from connectors.sftp import DEFAULT_READ_REQUEST, READ_REQUEST_MAX
+
+    payload = os.urandom(3 * MIB + 12345)
+    _local(server, "/police/inbox/sized.csv").write_bytes(payload)
+    with _connector(server) as sftp:
+        sftp.listdir("/police/inbox")
+        # OpenSSH announces limits@openssh.com: 255 KiB reads, eight times paramiko's 32 KiB.
+        assert "limits@openssh.com" in sftp.sftp.server_extensions  # type: ignore[attr-defined]
+        assert DEFAULT_READ_REQUEST < sftp.read_request <= READ_REQUEST_MAX
+        with sftp.open_read("/police/inbox/sized.csv") as handle:
+            assert handle.MAX_REQUEST_SIZE == sftp.read_request
+            assert handle.read() == payload
+        # A server that announces nothing gets the protocol's 32 KiB.
+        sftp.sftp.server_extensions = {}  # type: ignore[attr-defined]
+        assert sftp.sftp.max_read() == DEFAULT_READ_REQUEST  # type: ignore[attr-defined]
+    _local(server, "/police/inbox/sized.csv").unlink()
 
 
 # ------------------------------------------------------------------ read-only server (PBoC stand-in)
