@@ -14,7 +14,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from bench import ingest, validation
+from bench import ingest, stages, validation
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         hub = ingest.hub_dag_run(args.state / "hub", source, n_ingest)
         plain = ingest.plain_pipeline(source, Path(tmp), n_ingest if args.quick else 20_000)
     print(hub, plain, flush=True)
+    print("ingest stages, one at a time ...", flush=True)
+    stage_row = stages.run(args.state, 5_000 if args.quick else 50_000)
+    print(stages.table(stage_row), flush=True)
     memory = None
     if not args.skip_memory:
         gib = 0.2 if args.quick else 1.99
@@ -92,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         "`Draft202012Validator`, per-batch SQLite inserts; local file, no SFTP, receipts or lineage):", "",
         table([plain], [("records", "records"), ("run (s)", "run_s"), ("records/s", "records_per_s"),
                         ("peak RSS (MB)", "peak_rss_mb")]), "",
+    ]
+    doc += [
+        "## Where a record's time goes", "",
+        f"Each stage of the ingest path alone, on one core, for {stage_row['records']:,} distinct penalty records",
+        "(CPU time, best of two; no SFTP, no Airflow). In `ingest_market` a big file runs the first four",
+        "stages in the parse worker and the last in the task's process, beside the SFTP transfer, while",
+        "both cores are shared with the sshd and Airflow (bench/stages.py).", "",
+        stages.table(stage_row), "",
     ]
     if memory:
         doc += ["## Memory: a multi-GiB file", "",
