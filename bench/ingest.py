@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -35,23 +34,60 @@ def write_penalty_file(path: Path, n: int, distinct: int = 20_000) -> int:
     from credit_exchange.mapping import to_national
     from credit_exchange.samples import valid_record
 
-    bodies = ["".join(f"<{c}>{escape(v)}</{c}>" for c, v in
-                      to_national("administrative_penalty", valid_record("administrative_penalty", i, TODAY),
-                                  mask_pii=False)) for i in range(min(n, distinct))]
+    def body(i: int) -> str:
+        return "".join(f"<{c}>{escape(v)}</{c}>" for c, v in
+                       to_national("administrative_penalty", valid_record("administrative_penalty", i, TODAY),
+                                   mask_pii=False))
+
+    # Repeated bodies are kept; distinct ones are written as they are made (memory stays flat).
+    bodies = [body(i) for i in range(distinct)] if distinct < n else None
     with path.open("w", encoding="utf-8") as fh:
         fh.write(HEAD.format(n=n))
         for i in range(n):
-            fh.write(f'<Record op="upsert" id="SCJG-CF-2026-{i:08d}" version="1">{bodies[i % len(bodies)]}</Record>\n')
+            text = bodies[i % distinct] if bodies is not None else body(i)
+            fh.write(f'<Record op="upsert" id="SCJG-CF-2026-{i:08d}" version="1">{text}</Record>\n')
         fh.write("</CreditData>\n")
     return path.stat().st_size
 
 
+# Peak memory is read from /proc (VmHWM), never from getrusage's ru_maxrss: Linux keeps the
+# ru_maxrss of the image a process had before exec, so a process started from a big one (the
+# bench, or the task starting its parse worker) would report its starter's size.
+PEAK_RSS_CODE = (
+    "def peak_mb(pid='self'):\n"
+    "    try:\n"
+    "        with open(f'/proc/{pid}/status') as fh:\n"
+    "            return int(next(l for l in fh if l.startswith('VmHWM')).split()[1]) / 1024\n"
+    "    except (OSError, StopIteration, ValueError):\n"
+    "        return 0.0\n"
+)
+# A thread following the parse worker's own peak while it runs (it is gone when the run ends).
+CHILD_PEAK_CODE = PEAK_RSS_CODE + (
+    "import os, threading, time\n"
+    "child_peak = [0.0]\n"
+    "def follow_children():\n"
+    "    me = os.getpid()\n"
+    "    while True:\n"
+    "        for task in os.listdir(f'/proc/{me}/task'):\n"
+    "            try:\n"
+    "                kids = open(f'/proc/{me}/task/{task}/children').read().split()\n"
+    "            except OSError:\n"
+    "                continue\n"
+    "            for kid in kids:\n"
+    "                child_peak[0] = max(child_peak[0], peak_mb(kid))\n"
+    "        time.sleep(0.05)\n"
+    "threading.Thread(target=follow_children, daemon=True).start()\n"
+)
+
+
 def _timed_child(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
-    """Run a command; return (seconds, peak RSS in MB of the child)."""
-    code = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
-            "r=subprocess.run(sys.argv[2:],stdout=open(sys.argv[1],'ab'),stderr=subprocess.STDOUT);"
-            "print(json.dumps([r.returncode,time.perf_counter()-t,"
-            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))")
+    """Run a command; return (seconds, peak RSS in MB of the command's process)."""
+    code = PEAK_RSS_CODE + (
+        "import subprocess,sys,time,json;t=time.perf_counter();peak=0.0\n"
+        "p=subprocess.Popen(sys.argv[2:],stdout=open(sys.argv[1],'ab'),stderr=subprocess.STDOUT)\n"
+        "while p.poll() is None:\n"
+        "    peak=max(peak,peak_mb(p.pid));time.sleep(0.05)\n"
+        "print(json.dumps([p.returncode,time.perf_counter()-t,peak]))\n")
     out = subprocess.run([sys.executable, "-c", code, str(log), *cmd], env=env, capture_output=True, text=True,
                          check=True)
     rc, secs, peak = json.loads(out.stdout.strip().splitlines()[-1])
@@ -96,6 +132,16 @@ def hub_dag_run(state: Path, source: Path, n: int) -> dict[str, Any]:
 
 
 def plain_pipeline(source: Path, state: Path, limit: int) -> dict[str, Any]:
+    """``plain_pipeline_here`` in a process of its own, so that its peak memory is its own."""
+    code = ("import json,sys\nfrom pathlib import Path\nfrom bench.ingest import plain_pipeline_here\n"
+            "print(json.dumps(plain_pipeline_here(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(source), str(state), str(limit)], capture_output=True,
+                         text=True, check=True, cwd=REPO)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def plain_pipeline_here(source: Path, state: Path, limit: int) -> dict[str, Any]:
     """The naive baseline: lxml + reused jsonschema reference validator + per-batch SQLite inserts."""
     from lxml import etree
 
@@ -125,8 +171,10 @@ def plain_pipeline(source: Path, state: Path, limit: int) -> dict[str, Any]:
     db.executemany("insert into records values (?,?,?,?)", batch)
     db.commit()
     secs = time.perf_counter() - started
+    peak: dict[str, Any] = {}
+    exec(PEAK_RSS_CODE, peak)  # noqa: S102 - our own snippet, shared with the child processes
     return {"records": count, "run_s": round(secs, 1), "records_per_s": round(count / secs),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_mb": round(peak["peak_mb"]())}
 
 
 def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
@@ -135,8 +183,8 @@ def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
     target = Path(server.data_root) / "market/inbox/MARKET_PENALTY_20261128_001.xml"
     n = int(gib * 1024**3 / 1065)  # ~1,065 bytes a record in this generator
     size = write_penalty_file(target, n)
-    code = (
-        "import json,os,resource,time\n"
+    code = CHILD_PEAK_CODE + (
+        "import json,os,time\n"
         "from credit_exchange import config\n"
         "from credit_exchange.crypto import PiiVault\n"
         "from credit_exchange.ingest import InboxIngest\n"
@@ -148,9 +196,7 @@ def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
         "    r=InboxIngest(config.feed('market'), s, store, PiiVault.from_conn_id(), date(2026,11,28)).run()\n"
         "d=os.times()\n"
         "print(json.dumps([r.totals()['accepted'], time.perf_counter()-t, d.user+d.system-c.user-c.system,"
-        " d.children_user+d.children_system,"
-        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024,"
-        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))\n")
+        " d.children_user+d.children_system, peak_mb(), child_peak[0]]))\n")
     try:
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                              cwd=REPO)

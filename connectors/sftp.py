@@ -46,8 +46,9 @@ PREFETCH_BYTES = 8 << 20
 # eighth of the packets, each of which costs Python work in paramiko.
 DEFAULT_READ_REQUEST = 32 * 1024
 READ_REQUEST_MAX = 256 * 1024
-# The session channel's window and largest packet, so that a big read answers in few packets.
-CHANNEL_WINDOW = 8 << 20
+# The session channel's window and largest packet, so that a big read answers in few packets
+# (measured on loopback: 4 MiB moves as much as 8 MiB, 2 MiB a quarter less).
+CHANNEL_WINDOW = 4 << 20
 CHANNEL_MAX_PACKET = 256 * 1024
 TMP_SUFFIX = ".tmp"
 

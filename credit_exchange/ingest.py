@@ -107,6 +107,13 @@ class HashingReader:
         self.sha256.update(data)
         return data
 
+    @property
+    def chunk_size(self) -> int:
+        """The read size that takes whole transfer chunks (an SFTP file's read request), so a
+        buffered remote file hands over what it received without joining and slicing copies."""
+        size = getattr(self._raw, "MAX_REQUEST_SIZE", None)
+        return size if isinstance(size, int) and size > 0 else 1 << 20
+
     def drain(self) -> None:
         while self.read(1 << 20):
             pass

@@ -52,6 +52,9 @@ class PipelineFailed(RuntimeError):
 class _Reader(Protocol):
     def read(self, n: int = -1) -> bytes: ...
 
+    @property
+    def chunk_size(self) -> int: ...
+
 
 def wanted(feed: Feed, size: int | None) -> bool:
     """Whether a file of this size from this feed goes through the worker."""
@@ -94,8 +97,9 @@ def take_records(intake: RecordIntake, feed: Feed, name: str, today: date, reade
     def feed_worker() -> None:
         try:
             send(to_worker, {"feed": feed, "name": name, "today": today})
+            size = reader.chunk_size
             while True:
-                block = reader.read(BLOCK)
+                block = reader.read(size)
                 if not block:
                     break
                 write_all(to_worker, block)
