@@ -107,8 +107,12 @@ def _setup(state: Path) -> tuple[Any, dict[str, str]]:
            "AIRFLOW_CONN_INBOX_SFTP": json.dumps(server.airflow_connection()),
            "AIRFLOW_CONN_EXCHANGE_DB": json.dumps({"conn_type": "sqlite", "host": str(state / "exchange.db")}),
            "AIRFLOW_CONN_PII_KEY": json.dumps({"conn_type": "generic", "password": PiiVault.generate_key()})}
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
-                   capture_output=True)
+    try:
+        subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
+                       capture_output=True)
+    except BaseException:
+        server.stop()  # never leave an sshd behind
+        raise
     return server, env
 
 
