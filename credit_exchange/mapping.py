@@ -8,7 +8,7 @@ schema reports it with the field's name.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache, partial
@@ -122,7 +122,8 @@ def _converter(wire: str, csv: bool) -> Callable[[str], Any] | None:
     return None
 
 
-Plan = dict[str, tuple[str, Callable[[str], Any] | None]]
+PlanEntry = tuple[str, Callable[[str], Any] | None]
+Plan = dict[str, PlanEntry]
 
 
 @cache
@@ -138,16 +139,18 @@ def national_plan(record_type: str) -> tuple[Plan, str | None]:
     return plan, (op.code if op is not None else None)
 
 
-def from_national(record_type: str, raw: Mapping[str, str | None]) -> MappedRecord:
-    """National codes and wire values (XML elements, CSV columns, pboc columns) → canonical record."""
-    plan, op_code = national_plan(record_type)
-    data: dict[str, Any] = {}
-    unknown: list[str] = []
-    for code, value in raw.items():
-        entry = plan.get(code)
+def map_values(pairs: Iterable[tuple[Any, str | None]], plan: Mapping[Any, PlanEntry],
+               data: dict[str, Any]) -> list[Any]:
+    """Map (key, wire text) pairs through a plan into ``data``; returns the keys the plan does not know.
+
+    Text is trimmed; empty text and empty lists are no value. A key seen twice keeps its last value
+    (callers with repeated keys say which one wins). The loop every mapped field of every record runs.
+    """
+    unknown: list[Any] = []
+    for key, value in pairs:
+        entry = plan.get(key)
         if entry is None:
-            if code != op_code:
-                unknown.append(code)
+            unknown.append(key)
             continue
         if value is None:
             continue
@@ -162,6 +165,14 @@ def from_national(record_type: str, raw: Mapping[str, str | None]) -> MappedReco
         if converted == []:
             continue
         data[name] = converted
+    return unknown
+
+
+def from_national(record_type: str, raw: Mapping[str, str | None]) -> MappedRecord:
+    """National codes and wire values (XML elements, CSV columns, pboc columns) → canonical record."""
+    plan, op_code = national_plan(record_type)
+    data: dict[str, Any] = {}
+    unknown = [code for code in map_values(raw.items(), plan, data) if code != op_code]
     return MappedRecord(data, unknown)
 
 

@@ -8,7 +8,7 @@ as soon as they are read, so memory stays flat whatever the file size.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any, BinaryIO, NamedTuple
 
@@ -16,7 +16,7 @@ from lxml import etree
 
 from credit_exchange.config import Feed
 from credit_exchange.fields import FIELDS, Field
-from credit_exchange.mapping import national_plan
+from credit_exchange.mapping import PlanEntry, map_values, national_plan
 from credit_exchange.parsers.base import FileRejected, SourceRecord, record_problem
 
 NS = "urn:qianwei:market:credit:1"
@@ -133,7 +133,7 @@ def _tag_plan(record_type: str) -> _TagPlan:
 
 
 class _TagPlan(NamedTuple):
-    fields: dict[str, tuple[str, Callable[[str], Any] | None]]
+    fields: dict[str, PlanEntry]
     op_tag: str | None
     codes: Mapping[str, Field]
 
@@ -164,30 +164,9 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, plan: _TagPlan
         return rec
     # One pass over the children, mapping as we go: the same result as collecting
     # {code: text} (first occurrence wins) and calling ``from_national`` on it, without the
-    # intermediate dict (this loop runs for every field of every record).
+    # intermediate dict. A repeated, unknown or foreign element takes the careful path below.
     children = [(child.tag, child.text) for child in elem]
-    fields = plan.fields
-    data = rec.data
-    odd = False  # a repeated, unknown or foreign element: the careful loop below says which
-    for tag, value in children:
-        entry = fields.get(tag)
-        if entry is None:
-            odd = True
-            continue
-        if value is None:
-            continue
-        value = value.strip()
-        if not value:
-            continue
-        name, fn = entry
-        if fn is None:
-            data[name] = value
-            continue
-        converted = fn(value)
-        if converted == []:
-            continue
-        data[name] = converted
-    if odd or len(children) != len(dict(children)):
+    if map_values(children, plan.fields, rec.data) or len(children) != len(dict(children)):
         _odd_children(rec, children, plan)
     return rec
 
