@@ -523,6 +523,13 @@ def test_reads_are_as_large_as_the_server_says_it_serves(server: SshdServer) -> 
     _local(server, "/police/inbox/sized.csv").unlink()
 
 
+def test_aes_gcm_is_chosen_when_the_server_offers_it(server: SshdServer) -> None:
+    # AES-GCM authenticates packets inside OpenSSL; with AES-CTR every packet's HMAC runs from Python.
+    with _connector(server) as sftp:
+        transport = sftp.sftp.get_channel().get_transport()  # type: ignore[union-attr]
+        assert (transport.local_cipher, transport.remote_cipher) == ("aes128-gcm@openssh.com",) * 2
+
+
 # ------------------------------------------------------------------ read-only server (PBoC stand-in)
 
 
