@@ -33,6 +33,7 @@ from credit_exchange.crypto import PiiVault
 from credit_exchange.intake import RecordIntake, chunked
 from credit_exchange.messages import message
 from credit_exchange.parsers import FileRejected, get_parser
+from credit_exchange.pipeline_prepare import few_collections
 from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, Store
 from credit_exchange.timeutil import local, now_local
 from credit_exchange.validation import RecordValidator, get_validator
@@ -301,12 +302,13 @@ class InboxIngest:
     def _take_records(self, s: Session, file_id: int, name: str, reader: HashingReader,
                       size: int | None = None) -> None:
         intake = RecordIntake(s, self.feed.department, file_id, self.vault, self.validator)
-        if self._pipeline_ok and pipeline.wanted(self.feed, size):
-            # Big files: parsing and validation in a worker process, storing here (pipeline.py).
-            pipeline.take_records(intake, self.feed, name, self.today, reader)
-        else:
-            for chunk in chunked(self.parser(reader, self.feed, name)):  # type: ignore[arg-type]
-                intake.take(chunk)
+        with few_collections():
+            if self._pipeline_ok and pipeline.wanted(self.feed, size):
+                # Big files: parsing and validation in a worker process, storing here (pipeline.py).
+                pipeline.take_records(intake, self.feed, name, self.today, reader)
+            else:
+                for chunk in chunked(self.parser(reader, self.feed, name)):  # type: ignore[arg-type]
+                    intake.take(chunk)
         reader.drain()
         counts = intake.counts
         if self.feed.reject_threshold.exceeded(counts.rejected, counts.total):
