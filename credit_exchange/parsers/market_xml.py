@@ -1,14 +1,21 @@
-"""Market-supervision XML files (contracts.md 1.1), streamed with lxml.
+"""Market-supervision XML files (contracts.md 1.1), streamed.
 
 The parser never loads DTDs, resolves entities or touches the network, and a
-document that carries a DOCTYPE at all is refused whole. Elements are cleared
-as soon as they are read, so memory stays flat whatever the file size.
+document that carries a DOCTYPE at all is refused whole. Records are read one
+at a time, so memory stays flat whatever the file size.
+
+Two readers give the same Records (``READERS``): libxml2's SAX parser driven
+from C (``_market_sax.c``, built at install), the one used, and lxml's
+``iterparse``, the reference it is tested against, used only when the C
+extension could not be built. The prolog and the root element are always read
+with lxml first (``_read_root``), whichever reader takes the Records.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from typing import Any, BinaryIO, NamedTuple
 
@@ -19,12 +26,26 @@ from credit_exchange.fields import FIELDS, Field
 from credit_exchange.mapping import PlanEntry, map_values, national_plan
 from credit_exchange.parsers.base import FileRejected, SourceRecord, record_problem
 
+try:
+    from credit_exchange.parsers import _market_sax
+except ImportError:  # no compiler at install: the lxml reader serves, about three times slower
+    _market_sax = None  # type: ignore[assignment]
+
 NS = "urn:qianwei:market:credit:1"
 ROOT = f"{{{NS}}}CreditData"
 RECORD = f"{{{NS}}}Record"
 _NS_PREFIX = f"{{{NS}}}"
 _NS_LEN = len(_NS_PREFIX)
 _OPS = {"upsert", "delete"}
+# Bytes handed to the SAX reader at a time.
+_READ = 1 << 18
+
+log = logging.getLogger(__name__)
+
+# (id, version, op, [(tag, text), ...]) of each Record in document order: the Record's own
+# attributes (None when absent), and for each child element its full tag and its text before any
+# grandchild (None when empty), comments and processing instructions left out.
+RawRecord = tuple[str | None, str | None, str | None, list[tuple[Any, str | None]]]
 
 
 def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord]:
@@ -36,10 +57,19 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
 
     replay, root = _read_root(stream)
     declared_count = _check_root(root, kind)
-    # Only Record ends reach Python: field elements are read from the finished Record.
-    context = etree.iterparse(replay, events=("end",), tag=RECORD, **_SAFE)
     plan = _tag_plan(record_type)
     ordinal = 0
+    for dept_id, version, op, children in reader()(replay):
+        ordinal += 1
+        yield _record(dept_id, version, op, children, ordinal, record_type, plan)
+    if declared_count != ordinal:
+        raise FileRejected("record_count_mismatch", declared=declared_count, found=ordinal)
+
+
+def _lxml_records(replay: _Prefixed) -> Iterator[RawRecord]:
+    """The reference reader: lxml's iterparse, each Record freed once read."""
+    # Only Record ends reach Python: field elements are read from the finished Record.
+    context = etree.iterparse(replay, events=("end",), tag=RECORD, **_SAFE)
     root = None
     try:
         for _event, elem in context:
@@ -50,8 +80,8 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
             # Each Record is freed once read, so a Record directly under the root comes first.
             if root[0] is not elem:
                 _check_siblings(root, elem)
-            ordinal += 1
-            yield _record(elem, ordinal, record_type, plan)
+            get = elem.get
+            yield get("id"), get("version"), get("op"), [(child.tag, child.text) for child in elem]
             del root[0]
         end_root = context.root
         if end_root is not None:
@@ -60,8 +90,43 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
                     raise FileRejected("xml_unexpected_element", element=etree.QName(child).localname)
     except etree.XMLSyntaxError as exc:
         raise FileRejected("xml_not_well_formed", detail=_short(str(exc))) from exc
-    if declared_count != ordinal:
-        raise FileRejected("record_count_mismatch", declared=declared_count, found=ordinal)
+
+
+def _sax_records(replay: _Prefixed) -> Iterator[RawRecord]:
+    """The fast reader: libxml2's SAX parser in C (``_market_sax.c``), the same Records as lxml's."""
+    parser = _market_sax.Parser(NS)
+    try:
+        while True:
+            block = replay.read(_READ)
+            if not block:
+                break
+            yield from parser.feed(block)
+        yield from parser.close()
+    except _market_sax.NotWellFormed as exc:
+        raise FileRejected("xml_not_well_formed", detail=_short(str(exc.args[0]))) from exc
+    except _market_sax.Unexpected as exc:
+        raise FileRejected("xml_unexpected_element", element=exc.args[0]) from exc
+    except _market_sax.Doctype as exc:
+        raise FileRejected("xml_doctype") from exc
+
+
+READERS: dict[str, Callable[[_Prefixed], Iterator[RawRecord]]] = {"lxml": _lxml_records}
+if _market_sax is not None:
+    READERS["libxml2"] = _sax_records
+
+
+def reader() -> Callable[[_Prefixed], Iterator[RawRecord]]:
+    """The Record reader in use: the C one when it was built, else lxml's (said once in the log)."""
+    if _market_sax is not None:
+        return _sax_records
+    if not _warned:
+        _warned.append(True)
+        log.warning("market XML: the C reader (_market_sax) is not built; using lxml, about three times slower. "
+                    "Reinstall with a C compiler and libxml2's headers (make install).")
+    return _lxml_records
+
+
+_warned: list[bool] = []
 
 
 _SAFE = {"resolve_entities": False, "load_dtd": False, "no_network": True, "dtd_validation": False,
@@ -138,11 +203,11 @@ class _TagPlan(NamedTuple):
     codes: Mapping[str, Field]
 
 
-def _record(elem: etree._Element, ordinal: int, record_type: str, plan: _TagPlan) -> SourceRecord:
-    get = elem.get
-    dept_id = (get("id") or "").strip() or None
-    raw_version = (get("version") or "").strip()
-    raw_op = (get("op") or "").strip()
+def _record(raw_id: str | None, raw_version: str | None, raw_op: str | None,
+            children: list[tuple[Any, str | None]], ordinal: int, record_type: str, plan: _TagPlan) -> SourceRecord:
+    dept_id = (raw_id or "").strip() or None
+    raw_version = (raw_version or "").strip()
+    raw_op = (raw_op or "").strip()
     rec = SourceRecord(
         ordinal,
         f"record {ordinal}",
@@ -165,7 +230,6 @@ def _record(elem: etree._Element, ordinal: int, record_type: str, plan: _TagPlan
     # One pass over the children, mapping as we go: the same result as collecting
     # {code: text} (first occurrence wins) and calling ``from_national`` on it, without the
     # intermediate dict. A repeated, unknown or foreign element takes the careful path below.
-    children = [(child.tag, child.text) for child in elem]
     if map_values(children, plan.fields, rec.data) or len(children) != len(dict(children)):
         _odd_children(rec, children, plan)
     return rec

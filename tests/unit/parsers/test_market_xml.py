@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credit_exchange import config
-from credit_exchange.parsers import FileRejected, get_parser
+from credit_exchange.parsers import FileRejected, get_parser, market_xml
 from credit_exchange.timeutil import LOCAL
-from sandbox.market_files import XmlRecord, good_records, market_xml
+from sandbox.market_files import XmlRecord, good_records
+from sandbox.market_files import market_xml as market_xml_doc
 
 TODAY = date(2026, 11, 28)
 AT = datetime(2026, 11, 28, 23, 10, tzinfo=LOCAL)
@@ -23,9 +24,41 @@ def parse(body: bytes, name: str = NAME) -> list:
     return list(get_parser("market_xml")(io.BytesIO(body), config.feed("market"), name))
 
 
+_CHOOSE_READER = market_xml.reader  # the module's own choice, before the fixture below overrides it
+
+
+@pytest.fixture(autouse=True, scope="module", params=sorted(market_xml.READERS))
+def record_reader(request: pytest.FixtureRequest):
+    """Every test here runs with each Record reader: the C one (libxml2 SAX) and its lxml reference."""
+    chosen = market_xml.READERS[request.param]
+    saved = market_xml.reader
+    market_xml.reader = lambda: chosen  # type: ignore[assignment]
+    yield request.param
+    market_xml.reader = saved  # type: ignore[assignment]
+
+
+def test_the_c_reader_is_built_and_in_use() -> None:
+    # `make install` builds it; a silent fall-back to lxml would make every ingest three times slower.
+    assert set(market_xml.READERS) == {"libxml2", "lxml"}
+    assert market_xml._market_sax is not None
+
+
+def test_without_the_c_reader_lxml_serves_and_the_log_says_so_once(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(market_xml, "reader", _CHOOSE_READER)
+    monkeypatch.setattr(market_xml, "_market_sax", None)
+    monkeypatch.setattr(market_xml, "_warned", [])
+    recs = good_records("PENALTY", TODAY, 2)
+    with caplog.at_level("WARNING", logger=market_xml.__name__):
+        first = parse(market_xml_doc("PENALTY", recs, AT))
+        second = parse(market_xml_doc("PENALTY", recs, AT))
+    assert [r.data for r in first] == [r.data for r in second] == [r.data for r in recs]
+    assert len(caplog.records) == 1
+    assert "_market_sax" in caplog.records[0].getMessage()
+
+
 def test_records_are_mapped_to_canonical_fields() -> None:
     recs = good_records("PENALTY", TODAY, 3)
-    out = parse(market_xml("PENALTY", recs, AT))
+    out = parse(market_xml_doc("PENALTY", recs, AT))
     assert [r.dept_record_id for r in out] == [r.id for r in recs]
     assert [r.position for r in out] == ["record 1", "record 2", "record 3"]
     assert all(r.op == "upsert" and r.dept_version == 1 and not r.problems for r in out)
@@ -35,7 +68,7 @@ def test_records_are_mapped_to_canonical_fields() -> None:
 
 
 def test_delete_records_carry_no_fields() -> None:
-    out = parse(market_xml("PENALTY", [XmlRecord(id="SCJG-CF-2025-000777", version=3, op="delete")], AT))
+    out = parse(market_xml_doc("PENALTY", [XmlRecord(id="SCJG-CF-2025-000777", version=3, op="delete")], AT))
     assert (out[0].op, out[0].dept_version, out[0].data, out[0].problems) == ("delete", 3, {}, [])
 
 
@@ -55,7 +88,7 @@ def test_record_attributes_are_checked(attrs: str, code: str) -> None:
 
 def test_unknown_element_is_a_record_problem() -> None:
     recs = good_records("PENALTY", TODAY, 1)
-    body = market_xml("PENALTY", recs, AT).replace(b"</Record>", b"<CF_NOT_A_FIELD>x</CF_NOT_A_FIELD></Record>")
+    body = market_xml_doc("PENALTY", recs, AT).replace(b"</Record>", b"<CF_NOT_A_FIELD>x</CF_NOT_A_FIELD></Record>")
     (rec,) = parse(body)
     assert [p.code for p in rec.problems] == ["unknown_field"]
     assert rec.problems[0].field_code == "CF_NOT_A_FIELD"
@@ -70,7 +103,7 @@ def test_unknown_element_is_a_record_problem() -> None:
     (lambda b: b"", "xml_not_well_formed"),
 ])
 def test_whole_file_problems(mutate, code: str) -> None:
-    body = mutate(market_xml("PENALTY", good_records("PENALTY", TODAY, 2), AT))
+    body = mutate(market_xml_doc("PENALTY", good_records("PENALTY", TODAY, 2), AT))
     with pytest.raises(FileRejected) as err:
         parse(body)
     assert err.value.code == code
@@ -100,7 +133,7 @@ def test_billion_laughs_is_refused_quickly() -> None:
 
 
 def test_non_utf8_declaration_is_refused() -> None:
-    body = market_xml("PENALTY", good_records("PENALTY", TODAY, 1), AT).decode("utf-8")
+    body = market_xml_doc("PENALTY", good_records("PENALTY", TODAY, 1), AT).decode("utf-8")
     body = body.replace('encoding="UTF-8"', 'encoding="GB18030"').encode("gb18030")
     with pytest.raises(FileRejected) as err:
         parse(body)
@@ -109,7 +142,7 @@ def test_non_utf8_declaration_is_refused() -> None:
 
 def test_file_name_must_match_the_contract() -> None:
     with pytest.raises(FileRejected) as err:
-        parse(market_xml("PENALTY", [], AT), name="market-penalties.xml")
+        parse(market_xml_doc("PENALTY", [], AT), name="market-penalties.xml")
     assert err.value.code == "file_name"
 
 
@@ -143,7 +176,7 @@ def test_an_element_outside_the_namespace_is_unknown_even_with_a_field_name() ->
 
 def test_comments_and_processing_instructions_are_ignored_everywhere() -> None:
     recs = good_records("PENALTY", TODAY, 3)
-    body = market_xml("PENALTY", recs, AT)
+    body = market_xml_doc("PENALTY", recs, AT)
     body = body.replace(b"<Record ", b"<!-- c --><?pi x?><Record ").replace(b"</CF_XDR_MC>", b"</CF_XDR_MC><!-- f -->")
     out = parse(body)
     assert [r.data for r in out] == [r.data for r in recs]

@@ -1,0 +1,33 @@
+"""Builds the one C extension of the hub (the rest is in pyproject.toml).
+
+``credit_exchange.parsers._market_sax`` reads market XML Records straight from libxml2
+(see credit_exchange/parsers/market_xml.py); it needs a C compiler and libxml2's headers
+(Debian: gcc, libxml2-dev; ``make install`` sees to them).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+from setuptools import Extension, setup
+
+
+def _libxml2_flags() -> tuple[list[str], list[str]]:
+    for cmd in (["pkg-config", "--cflags", "--libs", "libxml-2.0"], ["xml2-config", "--cflags", "--libs"]):
+        try:
+            flags = shlex.split(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        return [f[2:] for f in flags if f.startswith("-I")], [f[2:] for f in flags if f.startswith("-l")]
+    return ["/usr/include/libxml2"], ["xml2"]
+
+
+_includes, _libs = _libxml2_flags()
+setup(ext_modules=[Extension(
+    "credit_exchange.parsers._market_sax",
+    ["credit_exchange/parsers/_market_sax.c"],
+    include_dirs=_includes,
+    libraries=_libs,
+    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+)])
