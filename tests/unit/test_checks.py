@@ -217,3 +217,72 @@ def test_formats_ignore_non_strings() -> None:
     # The type keyword reports wrong types; formats only judge strings.
     for fn in checks.FORMATS.values():
         assert fn(12) is True
+
+
+# --- ASCII only -----------------------------------------------------------
+
+@pytest.mark.parametrize(("fn", "value"), [
+    (checks.is_date, "２０２６-１１-２８"),  # full-width digits: Python's \d and int() take them
+    (checks.is_date, "2026-11-28\n"),  # $ matched before a final newline
+    (checks.is_id_number, "５１１１２９１９７６１１２３００７７"),
+    (checks.is_id_number, "511129197611230077\n"),
+    (checks.is_org_code, "YAAM8000-6\n"),
+    (checks.is_phone, "１３８１２３４５６７８"),
+    (checks.is_datetime, "２０２６-11-28T02:00:00+08:00"),
+])
+def test_only_ascii_digits_and_no_trailing_newline(fn, value: str) -> None:
+    assert fn(value.rstrip("\n")) if value.endswith("\n") else True  # the value without the flaw is valid
+    assert fn(value) is False
+
+
+# --- the C checks (_checks.c) against the Python references ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from credit_exchange import _checks  # noqa: E402
+from credit_exchange.samples import make_id_number, make_uscc  # noqa: E402
+
+_PAIRS = [(_checks.is_uscc, checks.is_uscc), (_checks.is_org_code, checks.is_org_code),
+          (_checks.is_id_number, checks.is_id_number), (_checks.is_date, checks.is_date)]
+
+
+def test_the_formats_are_the_c_checks() -> None:
+    # Built by `make install`; a silent fall-back to Python would make validation about three times slower.
+    assert [checks.FORMATS[k] for k in ("uscc", "org-code", "gb11643", "date")] == [c for c, _ in _PAIRS]
+
+
+def _near(valid: str) -> st.SearchStrategy[str]:
+    """A valid value, or one with a character replaced, inserted or removed."""
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabxz-/ \n１０年"
+    return st.one_of(
+        st.just(valid),
+        st.builds(lambda i, c: valid[:i] + c + valid[i + 1:], st.integers(0, len(valid)), st.sampled_from(alphabet)),
+        st.builds(lambda i, c: valid[:i] + c + valid[i:], st.integers(0, len(valid)), st.sampled_from(alphabet)),
+        st.builds(lambda i: valid[:i] + valid[i + 1:], st.integers(0, len(valid))),
+    )
+
+
+_VALUES = st.one_of(
+    st.integers(0, 10**6).flatmap(lambda n: _near(make_uscc("91", "511123", n))),
+    st.integers(0, 10**6).flatmap(lambda n: _near(make_uscc("91", "511123", n)[8:17])),
+    st.integers(0, 10**6).flatmap(lambda n: _near(make_uscc("91", "511123", n)[8:16] + "-" +
+                                                  make_uscc("91", "511123", n)[16])),
+    st.integers(0, 10**6).flatmap(lambda n: _near(make_id_number(n, datetime.date(2026, 11, 28)))),
+    st.dates(datetime.date(1, 1, 1), datetime.date(9999, 12, 31)).flatmap(lambda d: _near(f"{d:%Y-%m-%d}")),
+    st.sampled_from(["0000-01-01", "2024-02-29", "2100-02-29", "2000-02-29", "00000000000000000X", ""]),
+    st.text(max_size=20),
+)
+
+
+@given(_VALUES)
+@settings(max_examples=3000, deadline=None)
+def test_the_c_checks_answer_as_the_python_references(value: str) -> None:
+    for fast, reference in _PAIRS:
+        assert fast(value) is reference(value), (reference.__name__, value)
+
+
+def test_the_c_checks_take_anything() -> None:
+    for fast, reference in _PAIRS:
+        for value in (None, 12, 1.5, b"2026-11-28", ["x"], True):
+            assert fast(value) is reference(value) is True
