@@ -4,11 +4,16 @@
  * tests/unit/parsers/test_market_xml.py.
  *
  * What it returns is what the reference reads from each finished Record:
- *     (id, version, op, [(tag, text), ...])
+ *     (id, version, op, [(tag, text), ...], None)
  * with the Record's un-namespaced attributes (None when absent), and for each child element its
  * full tag ("{uri}local", or "local" outside any namespace) and its text before any grandchild
  * (None when empty), comments and processing instructions left out, character and predefined
  * entity references and CDATA sections decoded, exactly like lxml's ``child.text``.
+ *
+ * Given a plan (full tag -> (field name, converter or None), mapping.national_plan keyed by tag),
+ * it also maps a Record whose children are all known and none repeated, exactly as
+ * mapping.map_values does, and returns (id, version, op, None, data) for it instead. Any other
+ * Record comes back with its children, for the Python slow path to report.
  *
  * Safety: no DTD is loaded, no entity is substituted from a DTD, nothing touches the network, and
  * a DOCTYPE stops the parse at once (before its internal subset is read). The root's own checks
@@ -21,6 +26,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <libxml/parser.h>
@@ -36,6 +42,7 @@ static PyObject *Doctype;        /* () */
 typedef struct {
     const xmlChar *uri, *local;  /* interned by the parser's dictionary: stable for its lifetime */
     PyObject *tag;
+    PyObject *name, *fn;         /* the plan's entry (borrowed from it); name NULL: not in the plan */
 } TagEntry;
 
 enum { FAIL_NONE, FAIL_PYTHON, FAIL_UNEXPECTED, FAIL_DOCTYPE };
@@ -46,10 +53,18 @@ typedef struct {
     xmlChar *ns;              /* the records' namespace */
     PyObject *out;            /* finished records since the last feed */
     int depth;
-    /* the Record being read */
-    PyObject *rec_id, *rec_version, *rec_op, *children;
+    PyObject *plan;           /* dict or NULL */
+    PyObject *strip;          /* "strip" */
+    /* the Record being read: its attributes and children so far */
+    PyObject *rec_id, *rec_version, *rec_op;
+    int n_children, cap_children;
+    int *child_index;         /* each child's entry in tags, -1 when the cache was full */
+    PyObject **child_tags, **child_texts;
+    uint64_t seen;            /* entries met in this Record */
+    int odd;                  /* a child repeated, unknown to the plan, or beyond the cache */
     /* the child element being read */
     PyObject *child_tag;
+    int child_at;
     int text_open;            /* still before the child's first grandchild */
     char *text;
     Py_ssize_t text_len, text_cap;
@@ -69,20 +84,39 @@ static void stop(Parser *p, int failure) {
     xmlStopParser(p->ctxt);
 }
 
-static PyObject *tag_of(Parser *p, const xmlChar *local, const xmlChar *uri) {
+/* The child's full tag (a new reference) and its entry in the cache (-1: the cache is full). */
+static PyObject *tag_of(Parser *p, const xmlChar *local, const xmlChar *uri, int *at) {
     for (int i = 0; i < p->n_tags; i++)
         if (p->tags[i].local == local && p->tags[i].uri == uri) {
-            Py_INCREF(p->tags[i].tag);
-            return p->tags[i].tag;
+            *at = i;
+            return Py_NewRef(p->tags[i].tag);
         }
+    *at = -1;
     PyObject *tag = uri ? PyUnicode_FromFormat("{%s}%s", (const char *)uri, (const char *)local)
                         : PyUnicode_FromString((const char *)local);
     if (tag && p->n_tags < TAG_CACHE) {
-        p->tags[p->n_tags].local = local;
-        p->tags[p->n_tags].uri = uri;
-        p->tags[p->n_tags].tag = tag;
-        p->n_tags++;
-        Py_INCREF(tag);
+        TagEntry *e = &p->tags[p->n_tags];
+        e->local = local;
+        e->uri = uri;
+        e->tag = Py_NewRef(tag);
+        e->name = e->fn = NULL;
+        if (p->plan) {
+            PyObject *entry = PyDict_GetItemWithError(p->plan, tag);
+            if (!entry && PyErr_Occurred()) {
+                Py_DECREF(tag);
+                return NULL;
+            }
+            if (entry) {
+                if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
+                    PyErr_SetString(PyExc_TypeError, "a plan entry is a (name, converter) tuple");
+                    Py_DECREF(tag);
+                    return NULL;
+                }
+                e->name = PyTuple_GET_ITEM(entry, 0);
+                e->fn = PyTuple_GET_ITEM(entry, 1) == Py_None ? NULL : PyTuple_GET_ITEM(entry, 1);
+            }
+        }
+        *at = p->n_tags++;
     }
     return tag;
 }
@@ -114,12 +148,115 @@ static int is_record(Parser *p, const xmlChar *local, const xmlChar *uri) {
     return uri != NULL && xmlStrEqual(local, BAD_CAST "Record") && xmlStrEqual(uri, p->ns);
 }
 
+static void clear_children(Parser *p) {
+    for (int i = 0; i < p->n_children; i++) {
+        Py_DECREF(p->child_tags[i]);
+        Py_DECREF(p->child_texts[i]);
+    }
+    p->n_children = 0;
+    p->seen = 0;
+    p->odd = 0;
+}
+
 static void clear_record(Parser *p) {
     Py_CLEAR(p->rec_id);
     Py_CLEAR(p->rec_version);
     Py_CLEAR(p->rec_op);
-    Py_CLEAR(p->children);
     Py_CLEAR(p->child_tag);
+    clear_children(p);
+}
+
+/* Keep one child (both references are taken over). */
+static int add_child(Parser *p, int at, PyObject *tag, PyObject *text) {
+    if (p->n_children == p->cap_children) {
+        int cap = p->cap_children ? 2 * p->cap_children : 32;
+        int *index = PyMem_Realloc(p->child_index, (size_t)cap * sizeof(int));
+        if (index)
+            p->child_index = index;
+        PyObject **tags = index ? PyMem_Realloc(p->child_tags, (size_t)cap * sizeof(PyObject *)) : NULL;
+        if (tags)
+            p->child_tags = tags;
+        PyObject **texts = tags ? PyMem_Realloc(p->child_texts, (size_t)cap * sizeof(PyObject *)) : NULL;
+        if (!texts) {
+            Py_DECREF(tag);
+            Py_DECREF(text);
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->child_texts = texts;
+        p->cap_children = cap;
+    }
+    p->child_index[p->n_children] = at;
+    p->child_tags[p->n_children] = tag;
+    p->child_texts[p->n_children] = text;
+    p->n_children++;
+    return 0;
+}
+
+/* [(tag, text), ...] of the Record's children. */
+static PyObject *children_list(Parser *p) {
+    PyObject *list = PyList_New(p->n_children);
+    if (!list)
+        return NULL;
+    for (int i = 0; i < p->n_children; i++) {
+        PyObject *pair = PyTuple_Pack(2, p->child_tags[i], p->child_texts[i]);
+        if (!pair) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, pair);
+    }
+    return list;
+}
+
+/* str.strip(): the text itself when neither end is white space (the usual case). */
+static PyObject *stripped(Parser *p, PyObject *text) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (n && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0))
+        && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, n - 1)))
+        return Py_NewRef(text);
+    return PyObject_CallMethodNoArgs(text, p->strip);
+}
+
+/* mapping.map_values over children that are all in the plan, none repeated. */
+static PyObject *mapped(Parser *p) {
+    PyObject *data = PyDict_New();
+    if (!data)
+        return NULL;
+    for (int i = 0; i < p->n_children; i++) {
+        PyObject *text = p->child_texts[i];
+        if (text == Py_None)
+            continue;
+        PyObject *s = stripped(p, text);
+        if (!s)
+            goto fail;
+        if (PyUnicode_GET_LENGTH(s) == 0) {
+            Py_DECREF(s);
+            continue;
+        }
+        TagEntry *e = &p->tags[p->child_index[i]];
+        PyObject *value = s;
+        if (e->fn) {
+            value = PyObject_CallOneArg(e->fn, s);
+            Py_DECREF(s);
+            if (!value)
+                goto fail;
+            if (PyList_Check(value) && PyList_GET_SIZE(value) == 0) {  /* converted == [] */
+                Py_DECREF(value);
+                continue;
+            }
+        }
+        int rc = PyDict_SetItem(data, e->name, value);
+        Py_DECREF(value);
+        if (rc < 0)
+            goto fail;
+    }
+    return data;
+fail:
+    Py_DECREF(data);
+    return NULL;
 }
 
 static void on_start(void *ctx, const xmlChar *local, const xmlChar *prefix, const xmlChar *uri,
@@ -156,19 +293,22 @@ static void on_start(void *ctx, const xmlChar *local, const xmlChar *prefix, con
             }
             Py_XSETREF(*slot, v);
         }
-        p->children = PyList_New(0);
-        if (!p->children)
-            stop(p, FAIL_PYTHON);
         return;
     }
     if (p->stray)
         return;  /* inside an element that refuses the file */
     if (p->depth == 3) {
-        Py_XSETREF(p->child_tag, tag_of(p, local, uri));
+        int at;
+        Py_XSETREF(p->child_tag, tag_of(p, local, uri, &at));
         if (!p->child_tag) {
             stop(p, FAIL_PYTHON);
             return;
         }
+        p->child_at = at;
+        if (at < 0 || (p->seen >> at & 1) || !p->tags[at].name)
+            p->odd = 1;
+        else
+            p->seen |= (uint64_t)1 << at;
         p->text_len = 0;
         p->text_open = 1;
     } else if (p->depth == 4) {
@@ -213,31 +353,33 @@ static void on_end(void *ctx, const xmlChar *local, const xmlChar *prefix, const
         } else {
             text = Py_NewRef(Py_None);
         }
-        PyObject *pair = PyTuple_New(2);
-        if (!pair) {
-            Py_DECREF(text);
+        PyObject *tag = p->child_tag;  /* the reference moves into the list of children */
+        p->child_tag = NULL;
+        p->text_open = 0;
+        if (add_child(p, p->child_at, tag, text) < 0) {
             stop(p, FAIL_PYTHON);
             return;
         }
-        PyTuple_SET_ITEM(pair, 0, p->child_tag);  /* the reference moves into the pair */
-        p->child_tag = NULL;
-        PyTuple_SET_ITEM(pair, 1, text);
-        int rc = PyList_Append(p->children, pair);
-        Py_DECREF(pair);
-        p->text_open = 0;
-        if (rc < 0)
-            stop(p, FAIL_PYTHON);
     } else if (p->depth == 2) {
-        PyObject *rec = PyTuple_New(4);
+        PyObject *children = NULL, *data = NULL;
+        if (p->plan && !p->odd)
+            data = mapped(p);
+        else
+            children = children_list(p);
+        clear_children(p);
+        PyObject *rec = (data || children) ? PyTuple_New(5) : NULL;
         if (!rec) {
+            Py_XDECREF(data);
+            Py_XDECREF(children);
             stop(p, FAIL_PYTHON);
             return;
         }
         PyTuple_SET_ITEM(rec, 0, p->rec_id ? p->rec_id : Py_NewRef(Py_None));
         PyTuple_SET_ITEM(rec, 1, p->rec_version ? p->rec_version : Py_NewRef(Py_None));
         PyTuple_SET_ITEM(rec, 2, p->rec_op ? p->rec_op : Py_NewRef(Py_None));
-        PyTuple_SET_ITEM(rec, 3, p->children);
-        p->rec_id = p->rec_version = p->rec_op = p->children = NULL;
+        PyTuple_SET_ITEM(rec, 3, children ? children : Py_NewRef(Py_None));
+        PyTuple_SET_ITEM(rec, 4, data ? data : Py_NewRef(Py_None));
+        p->rec_id = p->rec_version = p->rec_op = NULL;
         int rc = PyList_Append(p->out, rec);
         Py_DECREF(rec);
         if (rc < 0)
@@ -405,16 +547,23 @@ static PyObject *Parser_close(Parser *p, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *Parser_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"namespace", NULL};
+    static char *kwlist[] = {"namespace", "plan", NULL};
     const char *ns;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s", kwlist, &ns))
+    PyObject *plan = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O", kwlist, &ns, &plan))
         return NULL;
+    if (plan != Py_None && !PyDict_Check(plan)) {
+        PyErr_SetString(PyExc_TypeError, "plan must be a dict or None");
+        return NULL;
+    }
     Parser *p = (Parser *)type->tp_alloc(type, 0);
     if (!p)
         return NULL;
+    p->plan = plan == Py_None ? NULL : Py_NewRef(plan);
+    p->strip = PyUnicode_InternFromString("strip");
     p->ns = xmlStrdup(BAD_CAST ns);
     p->out = PyList_New(0);
-    if (!p->ns || !p->out) {
+    if (!p->ns || !p->out || !p->strip) {
         Py_DECREF(p);
         return PyErr_NoMemory();
     }
@@ -428,6 +577,11 @@ static void Parser_dealloc(Parser *p) {
         xmlFreeParserCtxt(p->ctxt);
     }
     clear_record(p);
+    PyMem_Free(p->child_index);
+    PyMem_Free(p->child_tags);
+    PyMem_Free(p->child_texts);
+    Py_XDECREF(p->plan);
+    Py_XDECREF(p->strip);
     Py_XDECREF(p->out);
     Py_XDECREF(p->unexpected);
     Py_XDECREF(p->stray);

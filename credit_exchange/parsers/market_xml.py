@@ -42,10 +42,13 @@ _READ = 1 << 18
 
 log = logging.getLogger(__name__)
 
-# (id, version, op, [(tag, text), ...]) of each Record in document order: the Record's own
-# attributes (None when absent), and for each child element its full tag and its text before any
-# grandchild (None when empty), comments and processing instructions left out.
-RawRecord = tuple[str | None, str | None, str | None, list[tuple[Any, str | None]]]
+# (id, version, op, children, data) of each Record in document order: the Record's own attributes
+# (None when absent); children, for each child element its full tag and its text before any
+# grandchild (None when empty), comments and processing instructions left out; or instead, when the
+# reader mapped them itself (the C reader, for a Record without repeated or unknown children),
+# data: exactly what ``map_values`` makes of them.
+Children = list[tuple[Any, str | None]]
+RawRecord = tuple[str | None, str | None, str | None, Children | None, dict[str, Any] | None]
 
 
 def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord]:
@@ -59,15 +62,15 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
     declared_count = _check_root(root, kind)
     plan = _tag_plan(record_type)
     ordinal = 0
-    for dept_id, version, op, children in reader()(replay):
+    for dept_id, version, op, children, data in reader()(replay, plan.fields):
         ordinal += 1
-        yield _record(dept_id, version, op, children, ordinal, record_type, plan)
+        yield _record(dept_id, version, op, children, data, ordinal, record_type, plan)
     if declared_count != ordinal:
         raise FileRejected("record_count_mismatch", declared=declared_count, found=ordinal)
 
 
-def _lxml_records(replay: _Prefixed) -> Iterator[RawRecord]:
-    """The reference reader: lxml's iterparse, each Record freed once read."""
+def _lxml_records(replay: _Prefixed, plan: Mapping[str, PlanEntry] | None = None) -> Iterator[RawRecord]:
+    """The reference reader: lxml's iterparse, each Record freed once read (it maps nothing)."""
     # Only Record ends reach Python: field elements are read from the finished Record.
     context = etree.iterparse(replay, events=("end",), tag=RECORD, **_SAFE)
     root = None
@@ -81,7 +84,7 @@ def _lxml_records(replay: _Prefixed) -> Iterator[RawRecord]:
             if root[0] is not elem:
                 _check_siblings(root, elem)
             get = elem.get
-            yield get("id"), get("version"), get("op"), [(child.tag, child.text) for child in elem]
+            yield get("id"), get("version"), get("op"), [(child.tag, child.text) for child in elem], None
             del root[0]
         end_root = context.root
         if end_root is not None:
@@ -92,9 +95,10 @@ def _lxml_records(replay: _Prefixed) -> Iterator[RawRecord]:
         raise FileRejected("xml_not_well_formed", detail=_short(str(exc))) from exc
 
 
-def _sax_records(replay: _Prefixed) -> Iterator[RawRecord]:
-    """The fast reader: libxml2's SAX parser in C (``_market_sax.c``), the same Records as lxml's."""
-    parser = _market_sax.Parser(NS)
+def _sax_records(replay: _Prefixed, plan: Mapping[str, PlanEntry] | None = None) -> Iterator[RawRecord]:
+    """The fast reader: libxml2's SAX parser in C (``_market_sax.c``), the same Records as lxml's,
+    mapped through ``plan`` (field tag -> (name, converter)) where that takes no judgement."""
+    parser = _market_sax.Parser(NS, plan)
     try:
         while True:
             block = replay.read(_READ)
@@ -110,12 +114,13 @@ def _sax_records(replay: _Prefixed) -> Iterator[RawRecord]:
         raise FileRejected("xml_doctype") from exc
 
 
-READERS: dict[str, Callable[[_Prefixed], Iterator[RawRecord]]] = {"lxml": _lxml_records}
+Reader = Callable[["_Prefixed", Mapping[str, PlanEntry] | None], Iterator[RawRecord]]
+READERS: dict[str, Reader] = {"lxml": _lxml_records}
 if _market_sax is not None:
     READERS["libxml2"] = _sax_records
 
 
-def reader() -> Callable[[_Prefixed], Iterator[RawRecord]]:
+def reader() -> Reader:
     """The Record reader in use: the C one when it was built, else lxml's (said once in the log)."""
     if _market_sax is not None:
         return _sax_records
@@ -203,8 +208,8 @@ class _TagPlan(NamedTuple):
     codes: Mapping[str, Field]
 
 
-def _record(raw_id: str | None, raw_version: str | None, raw_op: str | None,
-            children: list[tuple[Any, str | None]], ordinal: int, record_type: str, plan: _TagPlan) -> SourceRecord:
+def _record(raw_id: str | None, raw_version: str | None, raw_op: str | None, children: Children | None,
+            data: dict[str, Any] | None, ordinal: int, record_type: str, plan: _TagPlan) -> SourceRecord:
     dept_id = (raw_id or "").strip() or None
     raw_version = (raw_version or "").strip()
     raw_op = (raw_op or "").strip()
@@ -227,6 +232,10 @@ def _record(raw_id: str | None, raw_version: str | None, raw_op: str | None,
         rec.problems.append(record_problem("record_op", value=raw_op[:20]))
     if rec.op == "delete":
         return rec
+    if data is not None:
+        rec.data = data  # mapped by the reader: no repeated, unknown or foreign element
+        return rec
+    assert children is not None
     # One pass over the children, mapping as we go: the same result as collecting
     # {code: text} (first occurrence wins) and calling ``from_national`` on it, without the
     # intermediate dict. A repeated, unknown or foreign element takes the careful path below.
