@@ -64,7 +64,7 @@ def _once(source: Path, n: int, work: Path) -> dict[str, float]:
     _clear_caches()
     prepared = [prepare(chunk, validator) for chunk in chunks]
     t = time.process_time()
-    frames = [pickle.dumps(("batch", [tuple(p) for p in batch]), protocol=pickle.HIGHEST_PROTOCOL)
+    frames = [pickle.dumps(("batch", batch), protocol=pickle.HIGHEST_PROTOCOL)
               for batch in prepared]
     batches = [pickle.loads(f)[1] for f in frames]  # noqa: S301 - our own frames
     out["pipe_frames"] = time.process_time() - t

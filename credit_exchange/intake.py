@@ -78,8 +78,7 @@ class RecordIntake:
     def take_prepared(self, chunk: Sequence[Prepared | tuple[Any, ...]]) -> None:
         """Classify and store one chunk of prepared records (``prepare``), in order.
 
-        Plain tuples in ``Prepared``'s field order are taken too: the pipeline's worker sends
-        those, as they unpickle several times faster than named tuples.
+        ``prepare`` makes plain tuples in ``Prepared``'s field order; named tuples are taken too.
         """
         if not chunk:
             return
