@@ -18,6 +18,13 @@
  * Safety: no DTD is loaded, no entity is substituted from a DTD, nothing touches the network, and
  * a DOCTYPE stops the parse at once (before its internal subset is read). The root's own checks
  * (name, kind, recordCount, encoding) stay with the reference code, which reads the prolog first.
+ * libxml2's default limits hold, as in the reference (no XML_PARSE_HUGE): 10 MB for a text,
+ * comment, attribute value or processing instruction, 256 levels of elements. The tree builder
+ * lxml uses enforces the text limit, which libxml2's SAX layer leaves to it: it is enforced here.
+ *
+ * This module is built against the system's libxml2 (Debian 12: 2.9.14), lxml against its own
+ * (2.14). Where the older push parser differs it is compensated for here or in market_xml.py
+ * (namespace errors are checked at the end; blocks are fed so that they end after a '>').
  *
  * Structure: a Record anywhere but directly under the root stops the parse with Unexpected("Record")
  * when it ends; any other element directly under the root (the first such) stops it with
@@ -42,10 +49,14 @@ static PyObject *Doctype;        /* () */
 typedef struct {
     const xmlChar *uri, *local;  /* interned by the parser's dictionary: stable for its lifetime */
     PyObject *tag;
-    PyObject *name, *fn;         /* the plan's entry (borrowed from it); name NULL: not in the plan */
+    PyObject *entry;             /* the plan's (name, converter) tuple, held; NULL: not in the plan */
+    PyObject *name, *fn;         /* its items (fn NULL: no converter) */
 } TagEntry;
 
-enum { FAIL_NONE, FAIL_PYTHON, FAIL_UNEXPECTED, FAIL_DOCTYPE };
+enum { FAIL_NONE, FAIL_PYTHON, FAIL_UNEXPECTED, FAIL_DOCTYPE, FAIL_LIMIT };
+
+/* libxml2's XML_MAX_TEXT_LENGTH: the longest text node the tree builder accepts without HUGE. */
+#define MAX_TEXT 10000000
 
 typedef struct {
     PyObject_HEAD
@@ -74,6 +85,10 @@ typedef struct {
     PyObject *pending;        /* local name of the first such element: refuses the file at the next
                                  Record's end or the root's end */
     int closed;
+    int root_ended_after_stray; /* reported once the whole document has parsed, as lxml does */
+    Py_ssize_t text_run;      /* bytes of character data since the last tag, anywhere */
+    const char *limit;        /* what FAIL_LIMIT exceeded */
+    int busy;                 /* inside feed() or close(): a converter may not re-enter */
     TagEntry tags[TAG_CACHE];
     int n_tags;
 } Parser;
@@ -95,27 +110,26 @@ static PyObject *tag_of(Parser *p, const xmlChar *local, const xmlChar *uri, int
     PyObject *tag = uri ? PyUnicode_FromFormat("{%s}%s", (const char *)uri, (const char *)local)
                         : PyUnicode_FromString((const char *)local);
     if (tag && p->n_tags < TAG_CACHE) {
-        TagEntry *e = &p->tags[p->n_tags];
-        e->local = local;
-        e->uri = uri;
-        e->tag = Py_NewRef(tag);
-        e->name = e->fn = NULL;
+        PyObject *entry = NULL;
         if (p->plan) {
-            PyObject *entry = PyDict_GetItemWithError(p->plan, tag);
+            entry = PyDict_GetItemWithError(p->plan, tag);
             if (!entry && PyErr_Occurred()) {
                 Py_DECREF(tag);
                 return NULL;
             }
-            if (entry) {
-                if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
-                    PyErr_SetString(PyExc_TypeError, "a plan entry is a (name, converter) tuple");
-                    Py_DECREF(tag);
-                    return NULL;
-                }
-                e->name = PyTuple_GET_ITEM(entry, 0);
-                e->fn = PyTuple_GET_ITEM(entry, 1) == Py_None ? NULL : PyTuple_GET_ITEM(entry, 1);
+            if (entry && (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2)) {
+                PyErr_SetString(PyExc_TypeError, "a plan entry is a (name, converter) tuple");
+                Py_DECREF(tag);
+                return NULL;
             }
         }
+        TagEntry *e = &p->tags[p->n_tags];
+        e->local = local;
+        e->uri = uri;
+        e->tag = Py_NewRef(tag);
+        e->entry = Py_XNewRef(entry);  /* held: the plan may change, the cache may not */
+        e->name = entry ? PyTuple_GET_ITEM(entry, 0) : NULL;
+        e->fn = entry && PyTuple_GET_ITEM(entry, 1) != Py_None ? PyTuple_GET_ITEM(entry, 1) : NULL;
         *at = p->n_tags++;
     }
     return tag;
@@ -266,6 +280,7 @@ static void on_start(void *ctx, const xmlChar *local, const xmlChar *prefix, con
     Parser *p = (Parser *)((xmlParserCtxtPtr)ctx)->_private;
     if (p->failure)
         return;
+    p->text_run = 0;
     p->depth++;
     if (p->depth == 1)
         return;  /* the root: checked by the caller from the prolog */
@@ -321,13 +336,21 @@ static void on_end(void *ctx, const xmlChar *local, const xmlChar *prefix, const
     Parser *p = (Parser *)((xmlParserCtxtPtr)ctx)->_private;
     if (p->failure)
         return;
+    p->text_run = 0;
     if (p->depth >= 3 && is_record(p, local, uri)) {
         p->unexpected = PyUnicode_FromString("Record");
         stop(p, p->unexpected ? FAIL_UNEXPECTED : FAIL_PYTHON);
         return;
     }
-    if ((p->depth == 2 && !p->stray) || p->depth == 1) {
-        if (p->pending) {  /* a Record or the root ends after an element that is not a Record */
+    if (p->depth == 1 && p->pending) {
+        /* The reference looks under the root only once the whole document has parsed: anything
+         * malformed after the root's end is reported first (Parser_close). */
+        p->root_ended_after_stray = 1;
+        p->depth--;
+        return;
+    }
+    if (p->depth == 2 && !p->stray) {
+        if (p->pending) {  /* a Record ends after an element that is not a Record */
             p->unexpected = p->pending;
             p->pending = NULL;
             stop(p, FAIL_UNEXPECTED);
@@ -390,7 +413,17 @@ static void on_end(void *ctx, const xmlChar *local, const xmlChar *prefix, const
 
 static void on_text(void *ctx, const xmlChar *ch, int len) {
     Parser *p = (Parser *)((xmlParserCtxtPtr)ctx)->_private;
-    if (p->failure || p->depth != 3 || !p->text_open || p->stray || len <= 0)
+    if (p->failure || len <= 0)
+        return;
+    /* Every text node counts (lxml builds them all), comments and PIs do not split one (lxml drops
+     * them before the tree sees them). */
+    p->text_run += len;
+    if (p->text_run > MAX_TEXT) {
+        p->limit = "Text node too long (over 10,000,000 bytes)";
+        stop(p, FAIL_LIMIT);
+        return;
+    }
+    if (p->depth != 3 || !p->text_open || p->stray)
         return;
     if (p->text_len + len > p->text_cap) {
         Py_ssize_t cap = p->text_cap ? p->text_cap : 256;
@@ -452,15 +485,20 @@ static int create_ctxt(Parser *p, const char *data, int len) {
         return -1;
     }
     p->ctxt->_private = p;
-    xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_HUGE | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     return 0;
 }
 
 /* After a feed: the finished records, or the error that stopped the parse. */
 static PyObject *harvest(Parser *p, int rc) {
     if (p->failure == FAIL_PYTHON) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_MemoryError, "out of memory while parsing");
+        if (!PyErr_Occurred())  /* raised by an earlier feed(): this parser cannot go on */
+            PyErr_SetString(PyExc_RuntimeError, "the parser failed earlier and cannot go on");
+        return NULL;
+    }
+    if (p->failure == FAIL_LIMIT) {
+        PyErr_SetString(NotWellFormed, p->limit);
+        p->closed = 1;
         return NULL;
     }
     if (p->failure == FAIL_UNEXPECTED) {
@@ -502,14 +540,28 @@ static PyObject *harvest(Parser *p, int rc) {
     return out;
 }
 
-static PyObject *Parser_feed(Parser *p, PyObject *arg) {
-    Py_buffer view;
+/* feed() and close() run converters (Python) inside libxml2: they must not re-enter it. */
+static int enter(Parser *p) {
+    if (p->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the parser is already parsing");
+        return -1;
+    }
     if (p->closed) {
         PyErr_SetString(PyExc_ValueError, "the parser is closed");
-        return NULL;
+        return -1;
     }
+    p->busy = 1;
+    return 0;
+}
+
+static PyObject *Parser_feed(Parser *p, PyObject *arg) {
+    Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
+    if (enter(p) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     const char *data = view.buf;
     Py_ssize_t left = view.len;
     int rc = 0;
@@ -518,6 +570,7 @@ static PyObject *Parser_feed(Parser *p, PyObject *arg) {
         int first = left < 4 ? (int)left : 4;
         if (create_ctxt(p, data, first) < 0) {
             PyBuffer_Release(&view);
+            p->busy = 0;
             return NULL;
         }
         data += first;
@@ -530,19 +583,35 @@ static PyObject *Parser_feed(Parser *p, PyObject *arg) {
         left -= n;
     }
     PyBuffer_Release(&view);
-    return harvest(p, rc);
+    PyObject *out = harvest(p, rc);
+    p->busy = 0;
+    return out;
 }
 
 static PyObject *Parser_close(Parser *p, PyObject *Py_UNUSED(ignored)) {
-    if (p->closed) {
-        PyErr_SetString(PyExc_ValueError, "the parser is closed");
+    if (enter(p) < 0)
+        return NULL;
+    if (!p->ctxt && create_ctxt(p, NULL, 0) < 0) {
+        p->busy = 0;
         return NULL;
     }
-    if (!p->ctxt && create_ctxt(p, NULL, 0) < 0)
-        return NULL;
     int rc = p->failure ? 0 : xmlParseChunk(p->ctxt, NULL, 0, 1);
+    if (rc == 0 && !p->failure && p->ctxt->wellFormed) {
+        /* What the reference reports once the whole document has parsed, in its order: namespace
+         * errors (an undeclared prefix, xmlns:q=""; libxml2 2.9 only flags them), then an element
+         * under the root that is not a Record and no later Record met. */
+        if (!p->ctxt->nsWellFormed) {
+            p->limit = "Namespace error (an undeclared prefix or an empty namespace name)";
+            p->failure = FAIL_LIMIT;
+        } else if (p->root_ended_after_stray) {
+            p->unexpected = p->pending;
+            p->pending = NULL;
+            p->failure = FAIL_UNEXPECTED;
+        }
+    }
     PyObject *out = harvest(p, rc);
     p->closed = 1;
+    p->busy = 0;
     return out;
 }
 
@@ -586,8 +655,10 @@ static void Parser_dealloc(Parser *p) {
     Py_XDECREF(p->unexpected);
     Py_XDECREF(p->stray);
     Py_XDECREF(p->pending);
-    for (int i = 0; i < p->n_tags; i++)
+    for (int i = 0; i < p->n_tags; i++) {
         Py_DECREF(p->tags[i].tag);
+        Py_XDECREF(p->tags[i].entry);
+    }
     if (p->ns)
         xmlFree(p->ns);
     PyMem_Free(p->text);

@@ -37,8 +37,9 @@ RECORD = f"{{{NS}}}Record"
 _NS_PREFIX = f"{{{NS}}}"
 _NS_LEN = len(_NS_PREFIX)
 _OPS = {"upsert", "delete"}
-# Bytes handed to the SAX reader at a time.
+# Bytes read from the stream at a time for the SAX reader, and the most it holds back looking for a '>'.
 _READ = 1 << 18
+_HOLD = 1 << 20
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _lxml_records(replay: _Prefixed, plan: Mapping[str, PlanEntry] | None = None
         if end_root is not None:
             for child in end_root:
                 if isinstance(child.tag, str) and child.tag != RECORD:
-                    raise FileRejected("xml_unexpected_element", element=etree.QName(child).localname)
+                    raise FileRejected("xml_unexpected_element", element=_local_name(child.tag))
     except etree.XMLSyntaxError as exc:
         raise FileRejected("xml_not_well_formed", detail=_short(str(exc))) from exc
 
@@ -100,10 +101,7 @@ def _sax_records(replay: _Prefixed, plan: Mapping[str, PlanEntry] | None = None)
     mapped through ``plan`` (field tag -> (name, converter)) where that takes no judgement."""
     parser = _market_sax.Parser(NS, plan)
     try:
-        while True:
-            block = replay.read(_READ)
-            if not block:
-                break
+        for block in _blocks_ending_in_tags(replay):
             yield from parser.feed(block)
         yield from parser.close()
     except _market_sax.NotWellFormed as exc:
@@ -116,6 +114,33 @@ def _sax_records(replay: _Prefixed, plan: Mapping[str, PlanEntry] | None = None)
 
 Reader = Callable[["_Prefixed", Mapping[str, PlanEntry] | None], Iterator[RawRecord]]
 READERS: dict[str, Reader] = {"lxml": _lxml_records}
+
+
+def _blocks_ending_in_tags(replay: _Prefixed) -> Iterator[memoryview]:
+    """The stream in blocks that end just after a '>', for the C reader.
+
+    libxml2 2.9's push parser (the C reader's, Debian 12) misses a "]]>" in text that a block
+    boundary cuts in two, which lxml's newer libxml2 refuses. A block that ends after a '>' never
+    cuts one. Without a '>' in 1 MiB (a long text) a block is cut anyway, keeping back a final
+    "]]" for the next one.
+    """
+    carry = b""
+    while True:
+        block = replay.read(_READ)
+        if not block:
+            break
+        data = carry + block if carry else block
+        cut = data.rfind(b">") + 1
+        if cut == 0:
+            if len(data) < _HOLD:
+                carry = data
+                continue
+            cut = len(data) - 2
+        view = memoryview(data)
+        yield view[:cut]
+        carry = data[cut:]
+    if carry:
+        yield memoryview(carry)
 if _market_sax is not None:
     READERS["libxml2"] = _sax_records
 
@@ -134,8 +159,12 @@ def reader() -> Reader:
 _warned: list[bool] = []
 
 
+# libxml2's default limits hold (no huge_tree): 10 MB for one text, comment or attribute value,
+# 256 levels of elements. A credit record needs none of that; a file that does is refused whole
+# instead of holding gigabytes in one node (and the C reader's libxml2 2.9 would rescan a token
+# that spans many blocks on every block).
 _SAFE = {"resolve_entities": False, "load_dtd": False, "no_network": True, "dtd_validation": False,
-         "huge_tree": True, "remove_comments": True, "remove_pis": True}
+         "huge_tree": False, "remove_comments": True, "remove_pis": True}
 _HEAD_LIMIT = 1 << 16
 
 
@@ -189,7 +218,7 @@ def _check_siblings(root: etree._Element, elem: etree._Element) -> None:
         if child is elem:
             break
         if isinstance(child.tag, str) and child.tag != RECORD:
-            raise FileRejected("xml_unexpected_element", element=etree.QName(child).localname)
+            raise FileRejected("xml_unexpected_element", element=_local_name(child.tag))
     while root[0] is not elem:
         del root[0]  # comments or processing instructions the parser kept
 
@@ -294,6 +323,12 @@ class _Prefixed:
             out, self._head = self._head, b""
             return out
         return self._rest.read(n)
+
+
+def _local_name(tag: str) -> str:
+    """An element's name without its namespace: "{uri}Note" and "q:Note" (an undeclared prefix,
+    which lxml keeps in the tag and etree.QName refuses with a ValueError) are both "Note"."""
+    return tag.rpartition("}")[2].rpartition(":")[2]
 
 
 def _short(text: str) -> str:

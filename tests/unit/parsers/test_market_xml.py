@@ -198,6 +198,9 @@ def test_comments_and_processing_instructions_are_ignored_everywhere() -> None:
      'version="1"/></CreditData>', "Note"),
     (_HEAD.format(n=1) + '<Note>x</Note><Record op="upsert" id="A" version="1"/></CreditData>', "Note"),
     (_HEAD.format(n=1) + '<Record op="upsert" id="A" version="1"/><Note>x</Note></CreditData>', "Note"),
+    # an undeclared prefix: lxml keeps "q:Note" as the tag (etree.QName raised a ValueError on it)
+    (_HEAD.format(n=2) + '<Record op="upsert" id="A" version="1"/><q:Note/><Record op="upsert" id="B" '
+     'version="1"/></CreditData>', "Note"),
 ])
 def test_anything_but_records_under_the_root_refuses_the_file(body: str, element: str) -> None:
     with pytest.raises(FileRejected) as err:
