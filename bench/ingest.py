@@ -118,7 +118,7 @@ def _setup(state: Path) -> tuple[Any, dict[str, str]]:
 
 
 # Runs of each kind, taken in turn (empty, full, empty, full, ...); medians are reported.
-RUNS = 3
+RUNS = 5
 
 
 def hub_dag_run(state: Path, source: Path, n: int, runs: int = RUNS) -> dict[str, Any]:
