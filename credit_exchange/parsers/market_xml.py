@@ -119,9 +119,8 @@ READERS: dict[str, Reader] = {"lxml": _lxml_records}
 def _blocks_ending_in_tags(replay: _Prefixed) -> Iterator[memoryview]:
     """The stream in blocks that end just after a '>', for the C reader.
 
-    libxml2 2.9's push parser (the C reader's, Debian 12) misses a "]]>" in text that a block
-    boundary cuts in two, which lxml's newer libxml2 refuses. A block that ends after a '>' never
-    cuts one. Without a '>' in 1 MiB (a long text) a block is cut anyway, keeping back a final
+    libxml2 2.9's push parser (the C reader's, Debian 12) misses a "]]>" in text, which XML forbids,
+    when a block boundary cuts it in two. A block that ends after a '>' never cuts one. Without a '>' in 1 MiB (a long text) a block is cut anyway, keeping back a final
     "]]" for the next one.
     """
     carry = b""
