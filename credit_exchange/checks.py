@@ -13,7 +13,6 @@ import operator
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlsplit
 
 # GB 32100-2015: 31 characters, no I, O, S, V, Z.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -38,7 +37,6 @@ _ID15_RE = re.compile(r"^[0-9]{15}\Z")
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _DATETIME_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})\Z")
 # Mobile (11 digits) or fixed line with area code, optionally hyphenated.
-_PHONE_RE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})\Z")
 
 
 # --- organisation code (GB 11714-1997) ------------------------------------
@@ -198,22 +196,6 @@ def is_datetime(value: object) -> bool:
     return True
 
 
-def is_http_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if any(ch.isspace() for ch in value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def is_phone(value: object) -> bool:
-    return not isinstance(value, str) or bool(_PHONE_RE.match(value))
-
-
 def decimal_places(value: float | int | Decimal) -> int:
     """Number of decimals of a JSON number as written (shortest repr for floats)."""
     if isinstance(value, bool) or isinstance(value, int):
@@ -244,6 +226,4 @@ FORMATS: dict[str, Callable[[object], bool]] = {
     "gb11643": _fast.is_id_number if _fast else is_id_number,
     "date": _fast.is_date if _fast else is_date,
     "date-time": is_datetime,
-    "http-url": is_http_url,
-    "phone": is_phone,
 }

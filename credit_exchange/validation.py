@@ -39,7 +39,9 @@ _TYPE_NAMES = {
     "string": ("string", "文本"), "number": ("number", "数字"), "integer": ("integer", "整数"),
     "boolean": ("boolean", "是/否"), "array": ("array", "列表"), "object": ("object", "对象"),
 }
-_FORMAT_CODES = {"date": "format_date", "date-time": "format_datetime", "http-url": "format_url", "phone": "format_phone"}
+_FORMAT_CODES = {"date": "format_date", "date-time": "format_datetime"}
+# The structural keywords next to a format: the format's own check (stricter) reports the same, in detail.
+_SAID_BY_FORMAT = frozenset({"pattern", "maxLength", "minLength", "not"})
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,8 @@ class RecordValidator:
         rule = schema.get("x-rule")
         if rule:
             return [(prefix, str(rule), {})]
+        if kw in _SAID_BY_FORMAT and "format" in schema:
+            return []
 
         def nested(name: str) -> str:
             return f"{prefix}.{name}" if prefix else name

@@ -189,23 +189,6 @@ def test_datetime() -> None:
     assert not checks.is_datetime("2026-02-30T02:00:00+08:00")
 
 
-@pytest.mark.parametrize(("value", "ok"), [
-    ("https://shop1.taobao.com", True), ("http://a.jd.com/x?y=1", True), ("ftp://a.com", False),
-    ("https://", False), ("shop.taobao.com", False), ("https://a .com", False),
-])
-def test_http_url(value: str, ok: bool) -> None:
-    assert checks.is_http_url(value) is ok
-
-
-@pytest.mark.parametrize(("value", "ok"), [
-    ("13812345678", True), ("19912345678", True), ("0833-4212345", True), ("08334212345", True),
-    ("028-87654321", True), ("12812345678", False), ("1381234567", False), ("138123456789", False),
-    ("0833-42123", False), ("+8613812345678", False),
-])
-def test_phone(value: str, ok: bool) -> None:
-    assert checks.is_phone(value) is ok
-
-
 @pytest.mark.parametrize(("value", "places"), [
     (0, 0), (2, 0), (0.2, 1), (0.123456, 6), (0.1234567, 7), (1e-7, 7), (1e-6, 6), (100.0, 0), (123456789.123456, 6),
 ])
@@ -227,7 +210,6 @@ def test_formats_ignore_non_strings() -> None:
     (checks.is_id_number, "５１１１２９１９７６１１２３００７７"),
     (checks.is_id_number, "511129197611230077\n"),
     (checks.is_org_code, "YAAM8000-6\n"),
-    (checks.is_phone, "１３８１２３４５６７８"),
     (checks.is_datetime, "２０２６-11-28T02:00:00+08:00"),
 ])
 def test_only_ascii_digits_and_no_trailing_newline(fn, value: str) -> None:

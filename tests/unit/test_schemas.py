@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 
 import jsonschema
 import pytest
 
-from credit_exchange.fields import FIELDS, SCHEMAS_DIR
+from credit_exchange import checks
+from credit_exchange.fields import FIELDS, SCHEMAS_DIR, schema_type
+from credit_exchange.samples import valid_record
+from credit_exchange.validation import get_validator
 
 ID_RE = re.compile(r"^https://schemas\.qianwei\.gov\.cn/credit/(\d+\.\d+\.\d+)/([a-z_]+)\.schema\.json$")
 RECORD_TYPES = FIELDS.record_types()
@@ -81,3 +85,62 @@ def test_penalty_has_publicity_until_licence_does_not() -> None:
 def test_changelog_names_the_version() -> None:
     text = (SCHEMAS_DIR / "CHANGELOG.md").read_text(encoding="utf-8")
     assert f"## {FIELDS.version}" in text
+
+
+# -- self-contained: a standard validator gives the hub's verdict on structure -------------------
+
+# What only the hub's formats judge: check characters, real days, and the rules a schema cannot say.
+_CHECKS_ONLY = {"uscc_checksum", "uscc_org_code", "org_code_checksum", "id_number_checksum", "id_number_birthdate",
+                "format_date", "format_datetime", "date_future", "date_order", "amount_decimals"}
+_TODAY = datetime.date(2026, 11, 28)
+_USCC = ["91511123MA62Y0PK1G", "91511123ma62y0pk1g", "91511123MA62Y0PK1", "91511123MA62Y0PK1GG",
+         "91511123MA62I0PK1G", "91511123MA62Y0PK1G\n", "９1511123MA62Y0PK1G", "91511123MA62Y0PK1H", ""]
+_DATES = ["2026-11-20", "2026-02-30", "2026-13-01", "2026-11-00", "2026/11/20", "2026-11-20\n", "２０２６-11-20",
+          "20261120", "2026-1-20"]
+_VALUES = {
+    "administrative_penalty": {"authority_uscc": _USCC, "decision_date": _DATES, "org_code": [
+        "MA62Y0PK-1", "MA62Y0PK1", "MA62Y0PK-2", "ma62y0pk-1", "MA62Y0PK-1\n", "MA62Y0PK--1"]},
+    "online_shop_registration": {
+        "shop_url": ["https://shop1.taobao.com", "http://a.jd.com/x?y=1", "HTTPS://A.COM", "ftp://a.com", "https://",
+                     "shop.taobao.com", "https://a .com", "https://a.com/\n", "https://user@a.com/"],
+        "phone": ["13812345678", "0833-4212345", "08334212345", "12812345678", "1381234567", "138123456789",
+                  "0833-42123", "+8613812345678", "13812345678\n", "１３８１２３４５６７８"],
+    },
+    "fraud_case": {"id_number": ["110101199003071237", "11010119900307123X", "110101199003071230", "11010119900307123x",
+                                 "110101199013071233", "1101011990030712", "110101199003071237\n"]},
+}
+
+
+def _plain(record_type: str) -> jsonschema.Draft202012Validator:
+    """A standard validator as a department might run it: the schemas, no format assertions of ours."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    schemas = [_load(p.name.removesuffix(".schema.json")) for p in SCHEMAS_DIR.glob("*.schema.json")]
+    registry: Registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012)) for s in schemas)
+    return jsonschema.Draft202012Validator(_load(schema_type(record_type)), registry=registry)
+
+
+@pytest.mark.parametrize(("record_type", "field", "value"), [
+    (rt, f, v) for rt, fields in _VALUES.items() for f, values in fields.items() for v in values])
+def test_a_standard_validator_gives_the_hubs_verdict_on_structure(record_type: str, field: str, value: str) -> None:
+    data = valid_record(record_type, 3, _TODAY)
+    if field == "id_number":
+        data.update({"subject_category": "自然人", "id_type": "身份证"})
+        data.pop("uscc", None)
+    data[field] = value
+    hub = {p.code for p in get_validator(_TODAY).check(record_type, data)}
+    plain_ok = _plain(record_type).is_valid(data)
+    if not hub:
+        assert plain_ok, f"{value!r}: the hub accepts what a standard validator refuses"
+    elif plain_ok:
+        assert hub <= _CHECKS_ONLY, f"{value!r}: structure ({hub - _CHECKS_ONLY}) only the hub's formats see"
+
+
+def test_only_check_characters_and_real_days_are_formats_of_the_hubs_own() -> None:
+    formats = set()
+    for p in SCHEMAS_DIR.glob("*.schema.json"):
+        formats |= set(re.findall(r'"format": "([^"]+)"', p.read_text(encoding="utf-8")))
+    assert formats == {"uscc", "org-code", "gb11643", "date", "date-time"}
+    assert set(checks.FORMATS) == formats
