@@ -1,7 +1,13 @@
-"""The county's editable configuration (``config/*.yaml``), loaded once per process."""
+"""The county's editable configuration (``config/*.yaml``), checked and loaded once per process.
+
+Each file is checked against its JSON Schema (``schemas/config/{name}.schema.json``) when it is
+loaded: unknown keys, wrong types and impossible values are refused with an error that names
+the file, the key and its line, so a typo never silently falls back to a default.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -12,15 +18,115 @@ from typing import Any
 import yaml
 
 CONFIG_DIR = Path(os.environ.get("HUB_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
+CONFIG_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "config"
+
+Key = tuple[str | int, ...]
+
+
+class ConfigError(ValueError):
+    """A configuration file the hub refuses: which file, which key, which line, and why."""
+
+    def __init__(self, path: Path, line: int | None, key: Key, problem: str) -> None:
+        self.path, self.line, self.key, self.problem = path, line, key, problem
+        where = f"{path.parent.name}/{path.name}" + (f":{line}" if line else "")
+        dotted = _dotted(key)
+        super().__init__(f"{where}: {dotted + ': ' if dotted else ''}配置错误 (configuration error): {problem}")
+
+
+def _dotted(key: Key) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(key))
+
+
+def _read(path: Path) -> tuple[Any, dict[Key, int]]:
+    """The YAML document and the line of every key in it; a key given twice is refused."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, (), f"无法读取 (cannot read the file): {exc}") from exc
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError(path, 1, (), "文件为空 (the file is empty)")
+        lines: dict[Key, int] = {}
+        _lines(path, node, (), lines)
+        return loader.construct_document(node), lines
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(path, mark.line + 1 if mark else None, (),
+                          f"YAML 语法错误 (YAML syntax error): {getattr(exc, 'problem', exc)}") from exc
+    finally:
+        loader.dispose()
+
+
+def _lines(path: Path, node: yaml.Node, key: Key, out: dict[Key, int]) -> None:
+    out.setdefault(key, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for k, v in node.value:
+            name = k.value
+            if name in seen:
+                raise ConfigError(path, k.start_mark.line + 1, (*key, name),
+                                  "同一个键出现两次 (the key is given twice: keep one)")
+            seen.add(name)
+            out[(*key, name)] = k.start_mark.line + 1
+            _lines(path, v, (*key, name), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(path, item, (*key, i), out)
+
+
+def _schema_errors(path: Path, data: Any, lines: dict[Key, int], schema: dict[str, Any]) -> list[ConfigError]:
+    from jsonschema import Draft202012Validator
+
+    errors: list[ConfigError] = []
+    for err in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        at: Key = tuple(err.absolute_path)
+        if err.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(err.instance, dict):
+            names = re.findall(r"'([^']*)'", err.message.rsplit("(", 1)[-1])
+            for name in names or ["?"]:
+                key = (*at, name)
+                errors.append(ConfigError(path, lines.get(key, lines.get(at)), key,
+                                          "未知的键，请检查拼写 (unknown key: check the spelling)"))
+            continue
+        if err.validator == "required":
+            problem = f"缺少必填的键 (a required key is missing): {err.message.split(' is a required')[0]}"
+        elif err.validator == "type":
+            problem = f"类型错误 (wrong type): {err.message}"
+        elif err.validator in ("enum", "const"):
+            problem = f"取值不在允许范围内 (value not allowed): {err.message}"
+        elif err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems",
+                               "minProperties", "minLength", "maxLength"):
+            problem = f"取值超出范围 (value out of range): {err.message}"
+        elif err.validator == "pattern":
+            problem = f"格式不正确 (wrong format): {err.message}"
+        else:
+            problem = f"不符合配置规则 (does not fit the rules of this file): {err.message[:300]}"
+        errors.append(ConfigError(path, lines.get(at), at, problem))
+    return errors
 
 
 @cache
 def load(name: str) -> dict[str, Any]:
+    """``config/{name}.yaml``, checked against its schema; ``ConfigError`` names the first problem's line."""
     path = CONFIG_DIR / f"{name}.yaml"
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data, lines = _read(path)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(path, 1, (), "顶层应为键值映射 (the top level must be a mapping of keys)")
+    schema_path = CONFIG_SCHEMAS / f"{name}.schema.json"
+    if schema_path.exists():
+        errors = _schema_errors(path, data, lines, json.loads(schema_path.read_text(encoding="utf-8")))
+        if errors:
+            first = errors[0]
+            more = "".join(f"\n  - {e}" for e in errors[1:10])
+            raise ConfigError(first.path, first.line, first.key, first.problem + more)
+    if name == "departments":
+        for dept, raw in data["departments"].items():
+            try:
+                re.compile(raw["file_pattern"], re.ASCII)
+            except re.error as exc:
+                key = ("departments", dept, "file_pattern")
+                raise ConfigError(path, lines.get(key), key, f"正则表达式无效 (not a valid regular expression): {exc}") from exc
     return data
 
 
@@ -67,6 +173,10 @@ class Feed:
     def folder(self, name: str) -> str:
         return f"{self.root.rstrip('/')}/{name}"
 
+    def match_name(self, name: str) -> re.Match[str] | None:
+        """The contract's pattern against the whole name (ASCII classes: ``\\d`` is 0-9 only)."""
+        return self.file_pattern.fullmatch(name)
+
 
 def watched_inboxes() -> dict[str, dict[str, str]]:
     """Departments whose inbox is watched in office hours: {department: {path, pattern, schedule, connection}}."""
@@ -88,7 +198,7 @@ def feed(department: str) -> Feed:
         label=raw["label"],
         connection=raw["connection"],
         root=raw.get("root", f"/{department}"),
-        file_pattern=re.compile(raw["file_pattern"]),
+        file_pattern=re.compile(raw["file_pattern"], re.ASCII),
         parser=raw["parser"],
         max_file_bytes=int(raw.get("max_file_bytes", 2 * 1024**3)),
         kinds=dict(raw.get("kinds") or {}),
