@@ -8,8 +8,11 @@ signature covers the query exactly as sent) and sets no time-out by default.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +24,15 @@ from connectors.signing import Params, canonical_query, sign_headers
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 408 and 429 are the only 4xx answers worth the same request again.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Longest number text a JSON answer may carry as a number: far beyond any field of the standard,
+# far below int()'s digit limit. A longer one is handed on as its text (the schema then refuses
+# that one value) instead of failing the whole answer.
+MAX_JSON_NUMBER = 40
+# Retry-After is delta-seconds (ASCII digits) or an HTTP date; no server needs more than a day.
+_DELTA_SECONDS = re.compile(r"[0-9]{1,9}")
+MAX_RETRY_AFTER_S = 86_400.0
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_READ_TIMEOUT_S = 60.0
@@ -81,18 +92,18 @@ def _retry_after_s(response: requests.Response) -> float | None:
     value = (response.headers.get("Retry-After") or "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):
+        return min(float(value), MAX_RETRY_AFTER_S)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_S)
 
 
 def _error_body(response: requests.Response) -> Any:
     try:
-        return response.json()
+        return loads(response.content)
     except ValueError:
         return None
 
@@ -256,9 +267,24 @@ class SignedApiClient:
         return _json_of(self.request("POST", path, body=body, content_type="application/json; charset=utf-8"))
 
 
+def _bounded_int(text: str) -> int | str:
+    return int(text) if len(text) <= MAX_JSON_NUMBER else text
+
+
+def _finite_float(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) and len(text) <= MAX_JSON_NUMBER else text
+
+
+def loads(data: bytes | str) -> Any:
+    """JSON from a peer, decoded without trusting its numbers: a huge integer, a float that
+    overflows and the non-standard NaN / Infinity come back as their text."""
+    return json.loads(data, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=str)
+
+
 def _json_of(response: requests.Response) -> Any:
     try:
-        return response.json()
+        return loads(response.content)
     except ValueError as exc:
         raise HttpApiError(
             f"对方返回的不是JSON (response is not JSON): HTTP {response.status_code}") from exc

@@ -205,6 +205,8 @@ class RemoteFile:
     size: int
     mtime: int
     is_dir: bool = False
+    # file | dir | link | other (a FIFO, socket or device), as the server lists it (not following links)
+    kind: str = "file"
 
 
 @dataclass(frozen=True)
@@ -590,6 +592,14 @@ class SftpConnector:
         """Regular files and directories in ``path``."""
         return self.listdir(path, include_dirs=True)
 
+    def listdir_entries(self, path: str) -> list[RemoteFile]:
+        """Every entry of ``path`` with its ``kind``: links are listed as links, never followed."""
+        with self._guard(f"listdir {path}"):
+            entries = self.sftp.listdir_attr(path)
+        result = [_remote_file(str(PurePosixPath(path) / attr.filename), attr, stat_mod.S_ISDIR(attr.st_mode or 0))
+                  for attr in entries]
+        return sorted(result, key=lambda f: f.name)
+
     def stat(self, path: str) -> RemoteFile | None:
         """The file or directory at ``path``, or None if there is none."""
         try:
@@ -791,6 +801,16 @@ class SftpConnector:
             log.debug("could not remove %s", tmp, exc_info=True)
 
 
+def _kind(mode: int) -> str:
+    if stat_mod.S_ISREG(mode):
+        return "file"
+    if stat_mod.S_ISDIR(mode):
+        return "dir"
+    if stat_mod.S_ISLNK(mode):
+        return "link"
+    return "other"
+
+
 def _remote_file(path: str, attr: paramiko.SFTPAttributes, is_dir: bool) -> RemoteFile:
     return RemoteFile(
         name=PurePosixPath(path).name,
@@ -798,6 +818,7 @@ def _remote_file(path: str, attr: paramiko.SFTPAttributes, is_dir: bool) -> Remo
         size=int(attr.st_size or 0),
         mtime=int(attr.st_mtime or 0),
         is_dir=is_dir,
+        kind=_kind(attr.st_mode or 0),
     )
 
 

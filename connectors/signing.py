@@ -160,7 +160,7 @@ def verify(headers: Mapping[str, str] | Message, method: str, path_as_sent: str,
     secret = secret_for.get(app_key) if isinstance(secret_for, Mapping) else secret_for(app_key)
     if not secret:
         raise SignatureError("UNKNOWN_APP_KEY", "未知的应用标识 (unknown app key)")
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
         raise SignatureError("BAD_TIMESTAMP", "时间戳格式错误 (timestamp is not Unix milliseconds)")
     now_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
     if abs(now_ms - int(timestamp)) > max_skew_s * 1000:

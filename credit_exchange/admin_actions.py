@@ -29,6 +29,7 @@ from sqlalchemy.orm import aliased
 
 from credit_exchange import config
 from credit_exchange.dashboard import PLATFORMS, quarantine_folder
+from credit_exchange.pii import mask_obj, safe_text
 from credit_exchange.store import CityState, OutboxItem, ReceivedFile, Store
 from credit_exchange.timeutil import now_local
 
@@ -62,7 +63,10 @@ MESSAGES = {
 
 
 class ActionRefused(Exception):
-    """The action was not done; ``str(exc)`` says why, for people."""
+    """The action was not done; ``str(exc)`` says why, for people (personal data masked)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(safe_text(message))
 
 
 SftpOpener = Callable[[str], AbstractContextManager[Any]]
@@ -174,10 +178,11 @@ def _resend_city(store: Store, actor: str, ids: list[str] | None) -> ActionResul
     """
     now = now_local()
     with store.session() as s:
-        stmt = select(CityState.record_id, CityState.op).where(CityState.status == "error")
+        rows = s.execute(select(CityState.record_id, CityState.op).where(CityState.status == "error")).all()
         if ids is not None:
-            stmt = stmt.where(CityState.record_id.in_(ids))
-        rows = s.execute(stmt).all()
+            # The page shows (and so posts back) record ids masked: a posted id names a record either way.
+            wanted = set(ids)
+            rows = [r for r in rows if r[0] in wanted or safe_text(r[0]) in wanted]
         adds = [rid for rid, op in rows if op != "delete"]
         withdrawals = [rid for rid, op in rows if op == "delete"]
         if adds:
@@ -192,5 +197,7 @@ def _resend_city(store: Store, actor: str, ids: list[str] | None) -> ActionResul
 
 
 def _done(action: str, actor: str, message: str, details: dict[str, Any]) -> ActionResult:
-    log.info("admin action %s by %s: %s %s", action, actor, message, details)
-    return ActionResult(action=action, actor=actor, message=message, details=details)
+    # The reply, the log and Airflow's audit log all get this: names, paths and record ids masked.
+    result = ActionResult(action=action, actor=actor, message=safe_text(message), details=mask_obj(details))
+    log.info("admin action %s by %s: %s %s", action, actor, result.message, result.details)
+    return result

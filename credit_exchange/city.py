@@ -68,7 +68,7 @@ from credit_exchange.crypto import PiiVault
 from credit_exchange.messages import message
 from credit_exchange.pii import mask_text
 from credit_exchange.store import Alert, CityFile, CityState, Record, Store
-from credit_exchange.timeutil import LOCAL, now_local
+from credit_exchange.timeutil import now_local
 
 log = logging.getLogger(__name__)
 
@@ -296,12 +296,14 @@ class CityPusher:
                            status="prepared", created_at=now))
             for c in final:
                 st = states.get(c.record_id)
+                city_id = self.vault.masked_id(c.record_id)
                 if st is None:
                     s.add(CityState(record_id=c.record_id, record_type=c.record_type, hub_version=c.version,
-                                    op=c.op, status="sent", file_name=name, updated_at=now))
+                                    op=c.op, status="sent", file_name=name, city_id=city_id, updated_at=now))
                 else:
                     st.record_type, st.hub_version, st.op, st.status = c.record_type, c.version, c.op, "sent"
                     st.file_name, st.code, st.message, st.updated_at = name, None, None, now
+                    st.city_id = city_id
                 self.summary.records[c.op] = self.summary.records.get(c.op, 0) + 1
         log.info("city file %s: %d records stored, uploading", name, len(final))
         return name, body, len(final), sm3
@@ -309,7 +311,8 @@ class CityPusher:
     def _records(self, changes: list[Change]) -> Iterator[CityRecord]:
         for c in changes:
             data = self.vault.open(c.record_type, c.data_enc) if c.data_enc is not None else None
-            yield CityRecord(c.record_id, c.record_type, c.op, c.version, data)
+            # The platform knows the record by an id with any personal data masked (and a keyed tag).
+            yield CityRecord(self.vault.masked_id(c.record_id), c.record_type, c.op, c.version, data)
 
     @staticmethod
     def _next_name(s: Session, city_type: str, now: datetime) -> str:
@@ -391,8 +394,6 @@ class CityReceiptCollector:
     def _check_overdue(self, name: str, uploaded_at: datetime | None) -> None:
         if uploaded_at is None:
             return
-        if uploaded_at.tzinfo is None:  # SQLite hands back the stored local time without its offset
-            uploaded_at = uploaded_at.replace(tzinfo=LOCAL)
         if self.now - uploaded_at < RECEIPT_OVERDUE:
             return
         self.summary.overdue += 1
@@ -424,7 +425,8 @@ class CityReceiptCollector:
             return
         now = now_local()
         with self.store.session() as s:
-            states = {st.record_id: st for st in s.execute(
+            # Items name records by the id sent (city_id: masked when the record id holds personal data).
+            states = {st.city_id or st.record_id: st for st in s.execute(
                 select(CityState).where(CityState.file_name == name)).scalars()}
             seen: set[str] = set()
             for item in receipt.items:

@@ -34,7 +34,7 @@ CITY_TYPE_OF = {
     "blacklist": "HEIMD",
 }
 RECORD_TYPE_OF = {v: k for k, v in CITY_TYPE_OF.items()}
-FILE_NAME_RE = re.compile(r"^(XZXK|XZCF|JYYC|HONGMD|HEIMD)_(\d{6})_(\d{14})_(\d{4})\.xml$")
+FILE_NAME_RE = re.compile(r"(XZXK|XZCF|JYYC|HONGMD|HEIMD)_([0-9]{6})_([0-9]{14})_([0-9]{4})\.xml")
 OK_SUFFIX = ".ok"
 RECEIPT_SUFFIX = ".receipt.xml"
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -128,7 +128,7 @@ def parse_ok(content: bytes) -> tuple[str, int, str]:
     if "\n" in text:
         raise ValueError("a .ok file holds exactly one line")
     parts = text.split("|")
-    if len(parts) != 3 or not parts[1].isdigit() or not re.fullmatch(r"[0-9a-f]{64}", parts[2]):
+    if len(parts) != 3 or not re.fullmatch(r"[0-9]{1,10}", parts[1]) or not re.fullmatch(r"[0-9a-f]{64}", parts[2]):
         raise ValueError(f"not a .ok line: {text[:200]!r}")
     return parts[0], int(parts[1]), parts[2]
 

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from credit_exchange.canonical import canonical_json
 from credit_exchange.fields import FIELDS, schema_type
+from credit_exchange.pii import mask_text
 
 # Field values: AES-256-GCM (fast enough for every record of a night's files).
 _PREFIX = "enc:v2:"
@@ -129,6 +130,16 @@ class PiiVault:
             if isinstance(value, str):
                 data[f] = self.decrypt(value)
         return data
+
+    def masked_id(self, text: str) -> str:
+        """``text`` with personal data masked, and, if that changed it, a keyed tag of the original:
+        stable and unique where the masking alone is neither (``…~3fa9c2d1e0b4``), and not
+        reversible without the key (an unkeyed digest of an ID number is: its digits are few)."""
+        masked = mask_text(text)
+        if masked == text:
+            return text
+        tag = hmac.new(self._hmac_key, b"qianwei-masked-id\x00" + text.encode("utf-8"), hashlib.sha256)
+        return f"{masked}~{tag.hexdigest()[:12]}"
 
     def subject_hash(self, id_type: str, id_number: str) -> str:
         """Keyed hash of a natural person's ID: the subject key (data-standard.md section 2)."""

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from credit_exchange import config
-from credit_exchange.pii import mask_text
+from credit_exchange.pii import mask_obj, safe_text
 from credit_exchange.store import (
     Alert,
     Batch,
@@ -31,7 +31,7 @@ from credit_exchange.store import (
     Reject,
     SourcePair,
 )
-from credit_exchange.timeutil import LOCAL, local
+from credit_exchange.timeutil import local
 
 DEPARTMENTS = ("market", "police", "transport", "pboc")
 PLATFORMS = ("county", "city")
@@ -61,16 +61,11 @@ DETAIL_KINDS: dict[str, tuple[str, str]] = {
 
 
 def _iso(dt: datetime | None) -> str | None:
-    return local(_aware(dt)).isoformat(timespec="seconds") if dt is not None else None
-
-
-def _aware(dt: datetime) -> datetime:
-    # SQLite hands timestamps back naive; the hub writes them in local time (timeutil.now_local).
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=LOCAL)
+    return local(dt).isoformat(timespec="seconds") if dt is not None else None
 
 
 def _text(value: str | None) -> str | None:
-    return mask_text(value) if value else value
+    return safe_text(value) if value else value
 
 
 def department_label(department: str) -> str:
@@ -124,21 +119,21 @@ def _count(s: Session, stmt: Any) -> int:
 
 def overview(s: Session, now: datetime) -> dict[str, Any]:
     """Every number of the page, per department and per platform."""
-    # SQLite keeps wall-clock times: compare in the local time the hub writes (timeutil.now_local).
     now = local(now)
     since = now - REJECT_WINDOW
     alerts_by_source = dict(s.execute(
         select(Alert.source, func.count()).where(Alert.resolved_at.is_(None)).group_by(Alert.source)).all())
     departments = [_department(s, d, since, alerts_by_source.get(d, 0)) for d in DEPARTMENTS]
     platforms = [_county(s, alerts_by_source.get("county", 0)), _city(s, now, alerts_by_source.get("city", 0))]
-    return {
+    # Everything a department sent (names, paths, ids) may hold personal data: masked, every string.
+    return mask_obj({
         "generated_at": _iso(now),
         "reject_window_days": REJECT_WINDOW.days,
         "departments": departments,
         "platforms": platforms,
         "alerts_open": int(sum(alerts_by_source.values())),
         "data_quality": _count(s, select(DataQualityIssue.id)),
-    }
+    })
 
 
 def _department(s: Session, dept: str, since: datetime, alerts: int) -> dict[str, Any]:
@@ -232,7 +227,8 @@ def details(s: Session, kind: str, now: datetime, *, department: str | None = No
     if whose == "platform" and platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}")
     fn: Callable[..., list[dict[str, Any]]] = _DETAILS[kind]
-    return fn(s, now=now, department=department, platform=platform, limit=limit)
+    # File names, stored paths, record ids, messages: every string masked, control characters escaped.
+    return mask_obj(fn(s, now=now, department=department, platform=platform, limit=limit))
 
 
 def _file_row(f: ReceivedFile) -> dict[str, Any]:
@@ -280,9 +276,9 @@ def latest_rejects(s: Session, department: str, since: datetime, limit: int = LA
         .where(ReceivedFile.department == department, Reject.delivery_id.is_not(None),
                ReceivedFile.received_at >= since)
         .order_by(Reject.id.desc()).limit(limit)).all()
-    return [{"reject_id": r.id, "file_id": r.file_id, "file": name, "received_at": _iso(at),
+    return mask_obj([{"reject_id": r.id, "file_id": r.file_id, "file": name, "received_at": _iso(at),
              "position": r.position, "record_id": _text(r.dept_record_id), "field": r.field,
-             "field_code": r.field_code, "code": r.code, "message": _text(r.message)} for r, name, at in rows]
+             "field_code": r.field_code, "code": r.code, "message": _text(r.message)} for r, name, at in rows])
 
 
 def _outbox_row(i: OutboxItem) -> dict[str, Any]:
@@ -331,7 +327,7 @@ def _batches_list(s: Session, *, platform: str, limit: int, **_: Any) -> list[di
 
 
 def _city_file_row(f: CityFile, now: datetime | None) -> dict[str, Any]:
-    overdue = bool(now and f.uploaded_at is not None and _aware(f.uploaded_at) < now - RECEIPT_OVERDUE)
+    overdue = bool(now and f.uploaded_at is not None and f.uploaded_at < now - RECEIPT_OVERDUE)
     return {"name": f.name, "file_type": f.file_type, "records": f.record_count, "sm3": f.sm3,
             "status": f.status, "created_at": _iso(f.created_at), "uploaded_at": _iso(f.uploaded_at),
             "overdue": overdue}

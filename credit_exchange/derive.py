@@ -185,7 +185,7 @@ class _Deriver:
         out: dict[str, list[_Row]] = defaultdict(list)
         for rid, rt, op, data_enc, key, kind, name, updated_at, subject_enc in s.execute(q):
             data = self.vault.open(rt, data_enc) if op == "upsert" and rt in self.read_types else {}
-            out[str(key)].append(_Row(rid, rt, op, data, kind, name, _aware(updated_at), subject_enc))
+            out[str(key)].append(_Row(rid, rt, op, data, kind, name, updated_at, subject_enc))
         for rows in out.values():
             rows.sort(key=lambda r: r.record_id)
         return out
@@ -374,8 +374,3 @@ class _Deriver:
         log.warning("data quality: %s", text)
         return [DataQualityIssue(kind=kind, subject_key=key, record_id=record_id, created_at=now,
                                  details=json.dumps({**params, "message": text}, ensure_ascii=False, sort_keys=True))]
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands timestamps back without their offset; the hub writes them in local time.
-    return value.replace(tzinfo=LOCAL) if value.tzinfo is None else value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -143,3 +143,13 @@ SHARED_SCHEMA = {"redlist": "list_entry", "blacklist": "list_entry"}
 def schema_type(record_type: str) -> str:
     """The schema / field-table name of a record type (``redlist`` and ``blacklist`` are list entries)."""
     return SHARED_SCHEMA.get(record_type, record_type)
+
+
+@cache
+def free_text_fields(record_type: str) -> frozenset[str]:
+    """Fields whose schema is free text (``common#/$defs/text``): where a clerk may type anything,
+    personal data included. Codes with a format of their own (USCC, dates, enumerations) are not."""
+    path = SCHEMAS_DIR / f"{schema_type(record_type)}.schema.json"
+    properties = json.loads(path.read_text(encoding="utf-8")).get("properties", {})
+    return frozenset(name for name, spec in properties.items()
+                     if str(spec.get("$ref", "")).endswith("common.schema.json#/$defs/text"))

@@ -27,14 +27,18 @@ from typing import Any, BinaryIO, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from connectors.sftp import TargetExists
 from credit_exchange import alerts, pipeline, receipts
 from credit_exchange.config import Feed
 from credit_exchange.crypto import PiiVault
+from credit_exchange.feeds.unit import MAX_ATTEMPTS, describe, gave_up, is_transient, poison
 from credit_exchange.intake import RecordIntake, chunked
 from credit_exchange.messages import message
 from credit_exchange.parsers import FileRejected, get_parser
+from credit_exchange.pii import safe_text
 from credit_exchange.pipeline_prepare import few_collections
 from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, Store
+from credit_exchange.store.claims import Claims, Owner
 from credit_exchange.timeutil import local, now_local
 from credit_exchange.validation import RecordValidator, get_validator
 
@@ -44,11 +48,19 @@ TMP_SUFFIX = ".tmp"
 # The file written to learn the server's clock; lives for a moment in processing/.
 CLOCK_PROBE_PREFIX = ".hub-clock-probe-"
 STUCK_ALERT = "inbox_stuck"
+# A directory in an inbox: the hub takes plain files only, so an admin is told, once.
+DIR_ALERT = "inbox_not_regular"
+# A file that could not be finished (receipt written, moved out of processing/).
+FINISH_ALERT = "inbox_finish_failed"
+# A file refused because reading it failed (not its content's fault as far as we know): admins look.
+UNREADABLE_ALERT = "inbox_file_unreadable"
 DAY_SECONDS = 86_400
+_KIND_LABEL = {"link": "符号链接 symbolic link", "other": "特殊文件 FIFO, socket or device", "dir": "目录 directory"}
 
 
 class Inbox(Protocol):
     def listdir(self, path: str) -> list[Any]: ...
+    def listdir_entries(self, path: str) -> list[Any]: ...
     def stat(self, path: str) -> Any: ...
     def exists(self, path: str) -> bool: ...
     def makedirs(self, path: str) -> None: ...
@@ -76,6 +88,13 @@ class IngestSummary:
     in_transit: list[str] = field(default_factory=list)
     # files in transit for longer than the feed's stuck_after_days (alerted once)
     stuck: list[str] = field(default_factory=list)
+    # claimed by another run that is still at work: left to it
+    claimed_elsewhere: list[str] = field(default_factory=list)
+    # stopped by the network or the store: left in processing/ for the next try (IngestInterrupted)
+    interrupted: list[str] = field(default_factory=list)
+    # directories in the inbox (alerted), and files that could not be finished (alerted)
+    not_regular: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         out = {"files": len(self.files), "total": 0, "accepted": 0, "rejected": 0, "unchanged": 0, "stale": 0}
@@ -88,7 +107,20 @@ class IngestSummary:
         """Counts and names only: XComs never carry record data."""
         return {"department": self.department, **self.totals(),
                 "files_quarantined": sum(f.status == "rejected" for f in self.files),
-                "in_transit": len(self.in_transit), "stuck": len(self.stuck)}
+                "in_transit": len(self.in_transit), "stuck": len(self.stuck),
+                "claimed_elsewhere": len(self.claimed_elsewhere), "interrupted": len(self.interrupted),
+                "not_regular": len(self.not_regular), "unfinished": len(self.unfinished)}
+
+
+class IngestInterrupted(RuntimeError):
+    """Some files were stopped by the network or the store; the others were taken. The task fails and is
+    retried, and the retry takes those files from processing/ (refused after MAX_ATTEMPTS tries)."""
+
+    def __init__(self, summary: IngestSummary) -> None:
+        self.summary = summary
+        names = ", ".join(safe_text(n) for n in summary.interrupted)
+        super().__init__(f"收件箱接收未完成，{len(summary.interrupted)}个文件将在重试时继续 "
+                         f"(inbox run incomplete; these files are taken on the retry): {names}")
 
 
 class HashingReader:
@@ -124,7 +156,8 @@ class InboxIngest:
     """One run over one department's inbox."""
 
     def __init__(self, feed: Feed, inbox: Inbox, store: Store, vault: PiiVault, today: date,
-                 run_id: str | None = None, validator: RecordValidator | None = None) -> None:
+                 run_id: str | None = None, validator: RecordValidator | None = None,
+                 owner: Owner | None = None) -> None:
         self.feed = feed
         self.inbox = inbox
         self.store = store
@@ -136,6 +169,7 @@ class InboxIngest:
         self._pipeline_ok = validator is None
         self.parser = get_parser(feed.parser)
         self.summary = IngestSummary(feed.department)
+        self.claims = Claims(store, feed.department, owner or Owner.here(run_id))
         self._server_now: float | None = None
 
     # -- folders -------------------------------------------------------------------------
@@ -145,23 +179,50 @@ class InboxIngest:
     def run(self) -> IngestSummary:
         for name in ("processing", "archive", "quarantine", "receipts"):
             self.inbox.makedirs(self._dir(name))
-        self._recover()
-        waiting: list[Any] = []
-        for remote in sorted(self.inbox.listdir(self._dir("inbox")), key=lambda f: f.name):
-            if remote.name.endswith(TMP_SUFFIX) or not self.is_complete(remote):
-                # An upload still under way: left exactly where it is, no claim, no receipt.
-                self.summary.in_transit.append(remote.name)
-                waiting.append(remote)
-                continue
-            src = f"{self._dir('inbox')}/{remote.name}"
-            dst = f"{self._dir('processing')}/{remote.name}"
-            if not self.inbox.claim(src, dst):
-                log.info("%s: taken by another worker", remote.name)
-                continue
-            file_id = self._register(remote.name, remote.size)
-            self._process(file_id, remote.name, remote.size)
-        self._report_stuck(waiting)
+        with self.claims.kept_alive():
+            self._recover()
+            waiting: list[Any] = []
+            directories: list[Any] = []
+            for remote in self.inbox.listdir_entries(self._dir("inbox")):
+                if remote.kind == "dir":
+                    directories.append(remote)
+                elif remote.kind != "file":
+                    # A link or a special file: never opened (a link could point anywhere), refused.
+                    self._take(remote)
+                elif remote.name.endswith(TMP_SUFFIX) or not self.is_complete(remote):
+                    # An upload still under way: left exactly where it is, no claim, no receipt.
+                    self.summary.in_transit.append(remote.name)
+                    waiting.append(remote)
+                else:
+                    self._take(remote)
+            self._report_stuck(waiting)
+            self._report_directories(directories)
+        if self.summary.interrupted:
+            raise IngestInterrupted(self.summary)
         return self.summary
+
+    def _take(self, remote: Any) -> None:
+        """Claim one inbox entry (in the store, then by moving it to processing/) and read it."""
+        name = remote.name
+        if not self.claims.take(name):
+            self.summary.claimed_elsewhere.append(name)
+            return
+        src, dst = f"{self._dir('inbox')}/{name}", f"{self._dir('processing')}/{name}"
+        try:
+            claimed = self.inbox.claim(src, dst)
+        except TargetExists:
+            # processing/ holds another file of this name that recovery could not finish: that one first.
+            log.warning("%s: a file of this name is still in processing/; left in the inbox", safe_text(name))
+            self.claims.release(name)
+            return
+        except BaseException:
+            self.claims.release(name)
+            raise
+        if not claimed:
+            log.info("%s: gone from the inbox before it could be claimed", safe_text(name))
+            self.claims.release(name)
+            return
+        self._read(self._register(name, remote.size), name, remote.size, remote.kind)
 
     # -- files in transit ----------------------------------------------------------------
     @property
@@ -192,12 +253,12 @@ class InboxIngest:
         if again is None:
             return True  # gone since the listing: the claim will find out who took it
         if (again.size, again.mtime) != (remote.size, remote.mtime):
-            log.info("%s: still being written (%d -> %d bytes)", remote.name, remote.size, again.size)
+            log.info("%s: still being written (%d -> %d bytes)", safe_text(remote.name), remote.size, again.size)
             return False
         age = self.server_now() - again.mtime
         if age < quiet:
             log.info("%s: unchanged for %.0f s of the %.0f s quiet period; left for a later run",
-                     remote.name, max(age, 0), quiet)
+                     safe_text(remote.name), max(age, 0), quiet)
             return False
         return True
 
@@ -236,49 +297,76 @@ class InboxIngest:
                                state=state)
                 alerts.raise_alert(s, STUCK_ALERT, self.feed.department, r.name, text)
                 self.summary.stuck.append(r.name)
-            # A stuck file that was taken or removed since is no longer a problem.
-            for subject in s.execute(select(Alert.subject).where(
-                    Alert.kind == STUCK_ALERT, Alert.source == self.feed.department,
-                    Alert.resolved_at.is_(None))).scalars().all():
-                if subject not in names:
-                    alerts.resolve(s, STUCK_ALERT, self.feed.department, subject)
+            self._resolve_gone(s, STUCK_ALERT, names)
+
+    def _report_directories(self, directories: list[Any]) -> None:
+        """One alert per directory in the inbox (the hub never descends into one); resolved once it is gone."""
+        with self.store.session() as s:
+            for d in directories:
+                alerts.raise_alert(s, DIR_ALERT, self.feed.department, d.name, message("inbox_not_regular", name=d.name))
+                self.summary.not_regular.append(d.name)
+            self._resolve_gone(s, DIR_ALERT, {d.name for d in directories})
+
+    def _resolve_gone(self, s: Session, kind: str, present: set[str]) -> None:
+        for subject in s.execute(select(Alert.subject).where(
+                Alert.kind == kind, Alert.source == self.feed.department, Alert.resolved_at.is_(None))).scalars().all():
+            if subject not in present:
+                alerts.resolve(s, kind, self.feed.department, subject)
 
     def _recover(self) -> None:
-        """Finish what a crashed run left in processing/."""
-        for remote in sorted(self.inbox.listdir(self._dir("processing")), key=lambda f: f.name):
+        """Finish what an earlier run left in processing/, unless that run is still at work on it."""
+        for remote in self.inbox.listdir_entries(self._dir("processing")):
             if remote.name.startswith(CLOCK_PROBE_PREFIX):
                 continue  # another run's clock probe (or one a crash left behind): not a delivery
+            if not self.claims.take(remote.name):
+                self.summary.claimed_elsewhere.append(remote.name)
+                continue
             with self.store.session() as s:
                 row = s.execute(
                     select(ReceivedFile).where(
                         ReceivedFile.department == self.feed.department, ReceivedFile.name == remote.name,
                         ReceivedFile.finished.is_(False)).order_by(ReceivedFile.id.desc())
                 ).scalars().first()
+            name = safe_text(remote.name)
             if row is None:
-                file_id = self._register(remote.name, remote.size)
-                log.warning("%s: found in processing/ without a ledger entry; taking it now", remote.name)
-                self._process(file_id, remote.name, remote.size)
+                log.warning("%s: found in processing/ without a ledger entry; taking it now", name)
+                self._read(self._register(remote.name, remote.size), remote.name, remote.size, remote.kind)
             elif row.status == "processing":
-                log.warning("%s: an earlier run stopped while reading it; reading it again", remote.name)
-                self._process(row.id, remote.name, remote.size)
+                log.warning("%s: an earlier run stopped while reading it; reading it again", name)
+                self._read(row.id, remote.name, remote.size, remote.kind)
             else:
-                log.warning("%s: an earlier run stored it but did not finish; writing receipt and moving", remote.name)
-                self._finish(row.id)
+                log.warning("%s: an earlier run stored it but did not finish; writing receipt and moving", name)
+                self._finish_guarded(row.id, remote.name)
 
     def _register(self, name: str, size: int | None) -> int:
         with self.store.session() as s:
             row = ReceivedFile(department=self.feed.department, name=name, size=size, status="processing",
-                               received_at=now_local(), run_id=self.run_id, finished=False)
+                               received_at=now_local(), run_id=self.run_id, finished=False, attempts=0)
             s.add(row)
             s.flush()
             return row.id
 
     # -- one file ------------------------------------------------------------------------
-    def _process(self, file_id: int, name: str, size: int | None) -> None:
+    def _read(self, file_id: int, name: str, size: int | None, kind: str = "file") -> None:
+        """Read one claimed file to its outcome; whatever happens, only this file is concerned."""
+        try:
+            self._process(file_id, name, size, kind)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self._interrupted(file_id, name, exc)
+            return
+        self._finish_guarded(file_id, name)
+
+    def _process(self, file_id: int, name: str, size: int | None, kind: str = "file") -> None:
+        """Store the file's records, or its refusal: one transaction. Raises only transient errors."""
         path = f"{self._dir('processing')}/{name}"
         sha: str | None = None
         try:
-            if not self.feed.file_pattern.match(name):
+            if kind != "file":
+                raise FileRejected("file_not_regular", name=name, kind=_KIND_LABEL.get(kind, kind))
+            self._check_attempts(file_id)
+            if not self.feed.match_name(name):
                 raise FileRejected("file_name", name=name)
             if size is not None and size > self.feed.max_file_bytes:
                 raise FileRejected("file_too_large", size=size, limit=self.feed.max_file_bytes)
@@ -297,7 +385,35 @@ class InboxIngest:
                     raise
         except FileRejected as exc:
             self._refuse_whole(file_id, name, sha, exc)
-        self._finish(file_id)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # Poison: hostile bytes made a parser, a mapping or the store raise. This file is refused;
+            # the others go on. Admins hear of it, as it may also be the hub's own fault.
+            refusal = poison(exc)
+            log.error("%s: refused whole, reading it failed: %s", safe_text(name), describe(exc), exc_info=True)
+            self._refuse_whole(file_id, name, sha, refusal, alert=UNREADABLE_ALERT)
+
+    def _check_attempts(self, file_id: int) -> None:
+        with self.store.session() as s:
+            row = s.get(ReceivedFile, file_id)
+            assert row is not None
+            attempts, last = row.attempts or 0, row.last_error or ""
+        if attempts >= MAX_ATTEMPTS:
+            raise gave_up(attempts, last)
+
+    def _interrupted(self, file_id: int, name: str, exc: BaseException) -> None:
+        """A transient failure: note the attempt, leave the file in processing/ for the next try."""
+        text = describe(exc)
+        log.warning("%s: interrupted (%s); left in processing/ for the next try", safe_text(name), text)
+        self.summary.interrupted.append(name)
+        try:
+            with self.store.session() as s:
+                s.execute(update(ReceivedFile).where(ReceivedFile.id == file_id).values(
+                    attempts=ReceivedFile.attempts + 1, last_error=text))
+            self.claims.release(name)
+        except Exception:  # noqa: BLE001 - the store may be what failed; the lease then runs out by itself
+            log.warning("%s: could not record the interrupted try", safe_text(name), exc_info=True)
 
     def _take_records(self, s: Session, file_id: int, name: str, reader: HashingReader,
                       size: int | None = None) -> None:
@@ -325,9 +441,12 @@ class InboxIngest:
             **counts.as_dict()))
         s.add(Receipt(file_id=file_id, department=self.feed.department, status=receipt["status"],
                       body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
+        # Commits with the records: a run that thought this owner gone cannot take the file over now.
+        self.claims.renew(s, name)
 
-    def _refuse_whole(self, file_id: int, name: str, sha: str | None, exc: FileRejected) -> None:
-        log.warning("%s: refused whole: %s", name, exc.code)
+    def _refuse_whole(self, file_id: int, name: str, sha: str | None, exc: FileRejected,
+                      alert: str | None = None) -> None:
+        log.warning("%s: refused whole: %s", safe_text(name), exc.code)
         processed = now_local()
         with self.store.session() as s:
             row = s.get(ReceivedFile, file_id)
@@ -341,6 +460,26 @@ class InboxIngest:
             s.add(Reject(file_id=file_id, position="file", code=exc.code, message=exc.message))
             s.add(Receipt(file_id=file_id, department=self.feed.department, status="rejected",
                           body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
+            if alert is not None:
+                alerts.raise_alert(s, alert, self.feed.department, name, exc.message)
+            self.claims.renew(s, name)
+
+    def _finish_guarded(self, file_id: int, name: str) -> None:
+        """``_finish``, confined to this file: a server that refuses the move is alerted, the run goes on."""
+        try:
+            self._finish(file_id)
+        except Exception as exc:
+            if is_transient(exc):
+                self._interrupted(file_id, name, exc)
+                return
+            text = describe(exc)
+            log.error("%s: stored, but its receipt or move failed: %s", safe_text(name), text)
+            self.summary.unfinished.append(name)
+            with self.store.session() as s:
+                alerts.raise_alert(s, FINISH_ALERT, self.feed.department, name,
+                                   f"文件已处理但回执或归档失败，请检查收件服务器 (the file was processed but its receipt or "
+                                   f"move failed: check the inbox server): {text}")
+            self.claims.release(name)
 
     def _finish(self, file_id: int) -> None:
         """Write the receipt back, move the file to archive or quarantine, mark it finished."""
@@ -348,7 +487,7 @@ class InboxIngest:
             row = s.get(ReceivedFile, file_id)
             receipt = s.execute(select(Receipt).where(Receipt.file_id == file_id)).scalar_one()
             assert row is not None
-            receipt_path = f"{self._dir('receipts')}/{row.name}.receipt.json"
+            receipt_path = f"{self._dir('receipts')}/{receipts.receipt_file_name(row.name)}"
             self.inbox.upload_atomic(receipt.body.encode("utf-8"), receipt_path)
             if row.status == "rejected":
                 folder = self._dir("quarantine")
@@ -358,14 +497,16 @@ class InboxIngest:
             self.inbox.makedirs(folder)
             target = f"{folder}/{row.name}"
             if self.inbox.exists(target):
-                target = f"{folder}/{row.name}.{file_id}"
+                target = f"{folder}/{receipts.fit_file_name(row.name, f'.{file_id}')}"
             self.inbox.rename(f"{self._dir('processing')}/{row.name}", target)
             row.stored_path, row.finished = target, True
             receipt.written_to = receipt_path
+            self.claims.release(row.name, s)
             self.summary.files.append(FileOutcome(
                 name=row.name, status=row.status,
                 counts={"total": row.total, "accepted": row.accepted, "rejected": row.rejected,
                         "unchanged": row.unchanged, "stale": row.stale},
                 stored_path=target, receipt_path=receipt_path, error_code=row.error_code))
             log.info("%s: %s (%d accepted, %d rejected, %d unchanged, %d stale) -> %s",
-                     row.name, row.status, row.accepted, row.rejected, row.unchanged, row.stale, target)
+                     safe_text(row.name), row.status, row.accepted, row.rejected, row.unchanged, row.stale,
+                     safe_text(target))

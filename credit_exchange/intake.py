@@ -20,7 +20,7 @@ from credit_exchange.messages import message
 from credit_exchange.parsers.base import SourceRecord, record_problem
 
 # The per-record work before the store lives apart (no SQLAlchemy) so the pipeline's worker starts fast.
-from credit_exchange.pipeline_prepare import CHUNK, Prepared, chunked, prepare
+from credit_exchange.pipeline_prepare import CHUNK, Prepared, chunked, prepare, prepare_safely
 from credit_exchange.store import Delivery, Reject, SourceState
 from credit_exchange.store.upsert import upsert
 from credit_exchange.validation import Problem, RecordValidator
@@ -73,7 +73,7 @@ class RecordIntake:
     def take(self, chunk: list[SourceRecord]) -> None:
         """Validate, classify and store one chunk of records."""
         if chunk:
-            self.take_prepared(prepare(chunk, self.validator))
+            self.take_prepared(prepare_safely(chunk, self.validator))
 
     def take_prepared(self, chunk: Sequence[Prepared | tuple[Any, ...]]) -> None:
         """Classify and store one chunk of prepared records (``prepare``), in order.

@@ -14,23 +14,27 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, partial
 from typing import Any
 
-from credit_exchange.fields import FIELDS, Field
-from credit_exchange.pii import mask_value
+from credit_exchange.fields import FIELDS, Field, free_text_fields
+from credit_exchange.pii import mask_text, mask_value
 
 _STATUS_FROM_WIRE = {"1": "有效", "2": "无效"}
 _STATUS_TO_WIRE = {v: k for k, v in _STATUS_FROM_WIRE.items()}
 _BOOL_FROM_WIRE = {"是": True, "否": False}
 
-# Plain decimals only: exponent forms (1e3) are refused, not silently accepted.
-_DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_INTEGER_RE = re.compile(r"^[+-]?\d+$")
+# Plain decimals in ASCII digits only: exponent forms (1e3) and other digits ("１２", "²") are
+# refused, not silently accepted. All patterns are used with fullmatch.
+_DECIMAL_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+# Longest number text converted: far beyond any amount or count of the standard, far below
+# int()'s digit limit. A longer value stays text and the schema reports it (wrong type).
+MAX_NUMBER_TEXT = 40
 # National/XML dates: YYYY/MM/DD or YYYY-MM-DD (same separator twice).
-_DATE_RE = re.compile(r"^(\d{4})([/-])(\d{2})\2(\d{2})$")
+_DATE_RE = re.compile(r"([0-9]{4})([/-])([0-9]{2})\2([0-9]{2})")
 # The police CSV also writes 2026/3/1 and 2026年3月1日 (contracts.md 1.2).
 _CSV_DATE_RES = (
-    re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+    re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
+    re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
+    re.compile(r"([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日"),
 )
 
 
@@ -43,12 +47,11 @@ class MappedRecord:
 
 
 def parse_number(s: str) -> int | float | str:
-    """Decimal text → int if integral else float; unparseable or lossy → the string itself."""
-    if len(s) < 19 and s.isdecimal():
-        # Plain digits (str.isdecimal is exactly the regex's \d): the Decimal round trip below
-        # gives the same int; short enough to stay far from int()'s digit limit.
+    """Decimal text → int if integral else float; unparseable, too long or lossy → the string itself."""
+    if len(s) < 19 and s.isascii() and s.isdigit():
+        # Plain ASCII digits: the Decimal round trip below gives the same int.
         return int(s)
-    if not _DECIMAL_RE.match(s):
+    if len(s) > MAX_NUMBER_TEXT or not _DECIMAL_RE.fullmatch(s):
         return s
     f = float(s)
     if not f.is_integer() and repr(f) == s:
@@ -71,21 +74,21 @@ def parse_number(s: str) -> int | float | str:
 def _date_from_wire(s: str, csv: bool) -> str:
     if csv:
         for rx in _CSV_DATE_RES:
-            m = rx.match(s)
+            m = rx.fullmatch(s)
             if m:
                 return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
         return s
-    m = _DATE_RE.match(s)
+    m = _DATE_RE.fullmatch(s)
     return f"{m.group(1)}-{m.group(3)}-{m.group(4)}" if m else s
 
 
 def _xml_date(s: str) -> str:
     # _date_from_wire(s, csv=False) without the regular expression (hot for XML files): the same
-    # result, as str.isdecimal is exactly the pattern's \d and a stripped value has no newline.
-    if len(s) == 10:
+    # result, as ASCII str.isdigit is exactly the pattern's [0-9].
+    if len(s) == 10 and s.isascii():
         sep = s[4]
-        if (sep == "-" or sep == "/") and s[7] == sep and s[:4].isdecimal() and s[5:7].isdecimal() \
-                and s[8:].isdecimal():
+        if (sep == "-" or sep == "/") and s[7] == sep and s[:4].isdigit() and s[5:7].isdigit() \
+                and s[8:].isdigit():
             return s if sep == "-" else f"{s[:4]}-{s[5:7]}-{s[8:]}"
     return s
 
@@ -102,7 +105,7 @@ def _split_list(s: str) -> list[str]:
 
 
 def _integer(s: str) -> int | str:
-    return int(s) if _INTEGER_RE.match(s) else s
+    return int(s) if len(s) <= MAX_NUMBER_TEXT and _INTEGER_RE.fullmatch(s) else s
 
 
 def _converter(wire: str, csv: bool) -> Callable[[str], Any] | None:
@@ -236,15 +239,19 @@ def to_national(record_type: str, data: Mapping[str, Any], *, mask_pii: bool = T
     """Canonical record → (national code, wire value) pairs in the standard's order, empty omitted.
 
     For the city XML writer; personal data is masked unless `mask_pii` is False
-    (the city platform always gets masked values, contracts.md 2.2).
+    (the city platform always gets masked values, contracts.md 2.2): the personal-data
+    fields, and any ID or phone number a clerk typed into a free-text field.
     """
     out: list[tuple[str, str]] = []
+    free = free_text_fields(record_type) if mask_pii else frozenset()
     for f in FIELDS.fields(record_type):
         value = data.get(f.name)
         if value is None or value == "" or value == []:
             continue
         if mask_pii and f.pii:
             value = mask_value(f.wire, value)
+        elif f.name in free and isinstance(value, str):
+            value = mask_text(value)
         text = _to_wire(f, value)
         if text:
             out.append((f.code, text))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from credit_exchange.pii import mask_text
+from credit_exchange.pii import escape_controls, mask_text
 
 MESSAGES: dict[str, str] = {
     # --- derived records: data quality (derive.py) ---
@@ -55,6 +55,7 @@ MESSAGES: dict[str, str] = {
     "record_id_too_long": "部门记录编号超过128个字符 (record id longer than 128 characters: shorten it)",
     "record_version": "记录版本号“{value}”无效，应为正整数 (version {value!r} is not a positive whole number: correct it)",
     "record_op": "记录操作“{value}”无效，应为upsert或delete (operation {value!r} is neither upsert nor delete: correct it)",
+    "record_unreadable": "处理本条记录时出错，已拒收：{detail}；请检查该记录的内容 (processing this record failed, it is refused: {detail}; check its content)",
     "duplicate_field": "字段{label}重复出现，只能出现一次 (field given twice: keep one)",
     "stale_version": "版本{version}低于已接收的版本{held}，已忽略 (version {version} is older than version {held} already taken: ignored; send the newest version)",
     "version_conflict": "版本{version}已接收但内容不同：内容变更时版本号须加一 (version {version} was taken before with other content: raise the version with every change)",
@@ -68,7 +69,12 @@ MESSAGES: dict[str, str] = {
     "xml_kind_mismatch": "文件声明的类型{declared}与文件名中的类型{expected}不一致 (kind {declared!r} does not match the file name's {expected!r}: correct one of them)",
     "xml_unexpected_element": "CreditData下出现非Record元素{element} (unexpected element {element} under CreditData: only Record elements are allowed)",
     "record_count_missing": "文件缺少recordCount属性 (recordCount attribute missing: add the number of records)",
+    "record_count_invalid": "recordCount“{value}”不是由ASCII数字组成的非负整数，整个文件被拒 (recordCount {value!r} is not a whole number in ASCII digits: the whole file is refused; correct it and send the file again)",
     "record_count_mismatch": "recordCount为{declared}，实际记录数为{found}，文件可能被截断或篡改，整个文件被拒 (declared {declared} records, found {found}: the file may be truncated or altered; send it again)",
+    "unit_unreadable": "读取本文件时出错，整个文件被拒，未接收任何记录：{detail}；请检查文件内容后重新报送，如确认文件无误请联系交换平台管理员 (reading the file failed, it is refused whole and nothing was taken: {detail}; check the file and send it again, or ask the hub's admins if it is right)",
+    "unit_attempts": "连续{attempts}次读取本文件时连接或数据库中断，整个文件被拒，未接收任何记录：{detail}；管理员可在交换平台页面重新排队 (reading the file was interrupted {attempts} times by the network or the store, so it is refused whole and nothing was taken: {detail}; an admin can re-queue it on the Exchange page)",
+    "file_not_regular": "“{name}”不是普通文件（{kind}），未读取，已移入隔离区；请以普通文件上传 (not a regular file ({kind}): not read, moved to quarantine; upload a plain file instead)",
+    "inbox_not_regular": "收件箱中有目录“{name}”，交换平台不处理目录，请部门将文件直接放入收件箱并删除该目录 (a directory sits in the inbox: the hub takes plain files only; put the files into the inbox itself and remove the directory)",
     "reject_threshold": "错误记录{rejected}条（共{total}条），超过上限{limit}，整个文件被拒 ({rejected} of {total} records are wrong, over the limit {limit}: the whole file is refused; correct and send it again)",
     # --- police CSV (contracts.md 1.2) ---
     "csv_encoding": "第{line}行含有无法按{encoding}解码的字节，文件应为GB18030编码（或带BOM的UTF-8），整个文件被拒 (line {line} holds bytes that are not valid {encoding}: the file must be GB18030, or UTF-8 with a BOM; convert it and send it again)",
@@ -80,6 +86,8 @@ MESSAGES: dict[str, str] = {
     "record_status": "{label}“{value}”无效，应为“有效”或“撤销” ({label} {value!r} is neither 有效 (in force) nor 撤销 (withdrawn): correct it)",
     # --- inbox monitoring (operations.md "Inbox handling") ---
     "inbox_stuck": "文件“{name}”在收件箱中已{days}天未完成上传（{state}），请联系部门重新完整上传或删除该文件 (the file has sat unfinished in the inbox for {days} days ({state}): ask the department to upload it again completely, or remove it)",
+    # --- scheduling ---
+    "cycle_late": "{night}夜间交换周期中 {dag_id} 在06:00前未成功完成（{state}），平台可能未收到当晚的数据；请在 Airflow 中查看该 DAG 当晚的运行并处理 (the nightly cycle of {night}: {dag_id} had not succeeded by 06:00 ({state}), so the platforms may lack that night's data: open the DAG's run of that night in Airflow and see what holds it up)",
     # --- pboc pairs (contracts.md 1.4) ---
     "pboc_columns": "本行有{found}列，应为{expected}列（以“|”分隔，删除行可只写前3列） (the line has {found} columns, expected {expected} separated by '|', or 3 for a delete: correct the line)",
     "pboc_op": "操作标志“{value}”无效，应为U（新增或更新）或D（删除） (operation flag {value!r} is neither U (upsert) nor D (delete): correct it)",
@@ -118,4 +126,6 @@ def message(code: str, **params: Any) -> str:
     values = {name: params.get(name, "") for _, name, _, _ in _FORMATTER.parse(template) if name}
     if not values.get("label") and "label" in values:
         values["label"] = params.get("field") or "该值"
-    return mask_text(template.format(**{k: "" if v is None else v for k, v in values.items()}))
+    # Values may be a department's bytes (a file name, a record id): no control character reaches a reader.
+    filled = {k: "" if v is None else escape_controls(v) if isinstance(v, str) else v for k, v in values.items()}
+    return mask_text(template.format(**filled))

@@ -44,11 +44,15 @@ from connectors.sftp import TransferChanged
 from credit_exchange import alerts, receipts
 from credit_exchange.config import Feed
 from credit_exchange.crypto import PiiVault
+from credit_exchange.feeds import envelope
+from credit_exchange.feeds.unit import describe, is_transient, poison
 from credit_exchange.intake import CHUNK, RecordIntake
 from credit_exchange.messages import message
 from credit_exchange.parsers.base import FileRejected, SourceRecord
 from credit_exchange.parsers.pboc_dat import RECORD_TYPE, DatParser
+from credit_exchange.pii import safe_text
 from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, SourcePair, Store
+from credit_exchange.store.claims import Claims, Owner
 from credit_exchange.timeutil import local, now_local
 from credit_exchange.validation import RecordValidator, get_validator
 
@@ -60,8 +64,7 @@ ALERT_REFUSED = "pboc_pair_refused"
 # A control file is one short line; anything longer is not read.
 MAX_CONTROL_BYTES = 4096
 DEFAULT_RECHECK_RUNS = 3
-_SM3_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
-_COUNT = re.compile(r"^[0-9]{1,10}$")
+_SM3_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class Outbox(Protocol):
@@ -114,8 +117,8 @@ def parse_control(raw: bytes, data_name: str, control_name: str = "") -> Control
         raise PairCheckFailed("pboc_control_malformed", name=where,
                               detail=f"{len(parts)}段，应为3段 ({len(parts)} parts, expected 3)")
     name, raw_count, raw_sm3 = parts
-    sm3 = raw_sm3.lower() if _SM3_HEX.match(raw_sm3) else ""
-    count = int(raw_count) if _COUNT.match(raw_count) else None
+    sm3 = raw_sm3.lower() if _SM3_HEX.fullmatch(raw_sm3) else ""
+    count = envelope.count(raw_count) if raw_count == raw_count.strip() else None
     if not sm3:
         raise PairCheckFailed("pboc_control_malformed", name=where, count=count,
                               detail="SM3不是64位十六进制 (SM3 is not 64 hex digits)")
@@ -148,6 +151,10 @@ class PbocSummary:
     pending: list[str] = field(default_factory=list)
     corrupt: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    # being taken by another run right now: left to it
+    claimed_elsewhere: list[str] = field(default_factory=list)
+    # stopped by the network or the store: taken again on the next try (PbocInterrupted)
+    interrupted: list[str] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
@@ -163,7 +170,17 @@ class PbocSummary:
                 "files_refused": sum(p.error_code is not None for p in self.taken),
                 "already_taken": len(self.already_taken), "in_transit": len(self.in_transit),
                 "pending": len(self.pending), "corrupt": len(self.corrupt), "ignored": len(self.ignored),
+                "claimed_elsewhere": len(self.claimed_elsewhere), "interrupted": len(self.interrupted),
                 "alerts": len(self.alerts)}
+
+
+class PbocInterrupted(RuntimeError):
+    """Some pairs were stopped by the network or the store; the others were taken. The task fails and is retried."""
+
+    def __init__(self, summary: PbocSummary) -> None:
+        self.summary = summary
+        super().__init__(f"人行数据接收未完成，{len(summary.interrupted)}对文件将在重试时继续 (PBoC run incomplete; "
+                         f"these pairs are taken on the retry): {', '.join(safe_text(n) for n in summary.interrupted)}")
 
 
 class _Refused(Exception):
@@ -215,7 +232,8 @@ class PbocIngest:
     """One run over the PBoC outbox."""
 
     def __init__(self, feed: Feed, outbox: Outbox, store: Store, vault: PiiVault, today: date,
-                 run_id: str | None = None, validator: RecordValidator | None = None) -> None:
+                 run_id: str | None = None, validator: RecordValidator | None = None,
+                 owner: Owner | None = None) -> None:
         self.feed = feed
         self.outbox = outbox
         self.store = store
@@ -227,6 +245,8 @@ class PbocIngest:
         self.control_suffix = str(feed.options.get("control_suffix", ".ok"))
         self.recheck_runs = max(1, int(feed.options.get("recheck_runs", DEFAULT_RECHECK_RUNS)))
         self.summary = PbocSummary(feed.department)
+        self.claims = Claims(store, feed.department, owner or Owner.here(run_id))
+        self._announced: dict[str, ControlLine] = {}
 
     def _path(self, name: str) -> str:
         return f"{self.feed.root.rstrip('/')}/{name}"
@@ -239,24 +259,53 @@ class PbocIngest:
 
     def run(self) -> PbocSummary:
         entries = {f.name: f for f in self.outbox.listdir(self.feed.root)}
-        data_names = sorted(n for n in entries if self.feed.file_pattern.match(n))
+        data_names = sorted(n for n in entries if self.feed.match_name(n))
         orphan_controls = sorted(
             n for n in entries if n.endswith(self.control_suffix)
-            and self.feed.file_pattern.match(self._data_name(n)) and self._data_name(n) not in entries)
+            and self.feed.match_name(self._data_name(n)) and self._data_name(n) not in entries)
         known = set(data_names) | {self._control_name(n) for n in data_names} | set(orphan_controls)
         for name in sorted(set(entries) - known):
             # Not ours to move or judge on their server: noted in the log and the counts.
-            log.warning("%s: not a PBoC data or control file name; left alone", name)
+            log.warning("%s: not a PBoC data or control file name; left alone", safe_text(name))
             self.summary.ignored.append(name)
-        for name in sorted([*data_names, *(self._data_name(c) for c in orphan_controls)]):
-            control = self._control_name(name)
-            if control not in entries:
-                # Complete only once its control file exists: left alone, nothing recorded.
-                log.info("%s: no %s yet; still in transit", name, control)
-                self.summary.in_transit.append(name)
-                continue
-            self._pair(name, entries.get(name), entries[control])
+        with self.claims.kept_alive():
+            for name in sorted([*data_names, *(self._data_name(c) for c in orphan_controls)]):
+                control = self._control_name(name)
+                if control not in entries:
+                    # Complete only once its control file exists: left alone, nothing recorded.
+                    log.info("%s: no %s yet; still in transit", name, control)
+                    self.summary.in_transit.append(name)
+                    continue
+                if not self.claims.take(name):
+                    self.summary.claimed_elsewhere.append(name)
+                    continue
+                try:
+                    self._guarded_pair(name, entries.get(name), entries[control])
+                finally:
+                    self.claims.release(name)
+        if self.summary.interrupted:
+            raise PbocInterrupted(self.summary)
         return self.summary
+
+    def _guarded_pair(self, name: str, data: Any, control: Any) -> None:
+        """One pair; whatever it raises concerns that pair alone."""
+        try:
+            self._pair(name, data, control)
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning("%s: interrupted (%s); taken again on the next try", name, describe(exc))
+                self.summary.interrupted.append(name)
+                return
+            # Poison: their bytes made the reader or the store raise. Recorded as refused (their outbox is
+            # read-only: nothing to move), with a receipt and an alert; a corrected pair has another digest.
+            log.error("%s: refused whole, reading it failed: %s", name, describe(exc), exc_info=True)
+            announced = self._announced.get(name)
+            if announced is None:
+                # Not even the control file could be read: a failed check, re-checked and in time called corrupt.
+                self._failed(name, PairCheckFailed("pboc_control_malformed", name=self._control_name(name),
+                                                   detail=describe(exc)))
+                return
+            self._refuse_whole(name, announced, _Refused(poison(exc), None, getattr(data, "size", None)))
 
     # -- one pair ------------------------------------------------------------------------------
     def _pair(self, name: str, data: Any, control: Any) -> None:
@@ -265,6 +314,7 @@ class PbocIngest:
                 raise PairCheckFailed("pboc_control_malformed", name=control.name,
                                       detail=f"{control.size}字节，过长 ({control.size} bytes: too long)")
             announced = parse_control(self.outbox.read_bytes(self._path(control.name)), name, control.name)
+            self._announced[name] = announced
         except PairCheckFailed as exc:
             self._failed(name, exc)
             return

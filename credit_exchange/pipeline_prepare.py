@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import IO, Any, NamedTuple
 
 from credit_exchange.canonical import EMPTY_HASH, canonical_json, canonical_json_valid
-from credit_exchange.parsers.base import FileRejected, SourceRecord
+from credit_exchange.parsers.base import FileRejected, SourceRecord, record_problem
 from credit_exchange.validation import Problem, RecordValidator
 
 CHUNK = 2000
@@ -131,6 +131,30 @@ def prepare(chunk: Sequence[SourceRecord], validator: RecordValidator) -> list[t
     return out
 
 
+def prepare_safely(chunk: Sequence[SourceRecord], validator: RecordValidator) -> list[tuple[Any, ...]]:
+    """``prepare``, with a record that makes it raise refused alone (``record_unreadable``).
+
+    Every byte of a record is hostile: should one make validation or serialisation raise, the
+    chunk is prepared again record by record and only the culprit is refused; the rest of the
+    file goes on. (Preparing is CPU work on values in memory: nothing here is transient.)
+    """
+    problems = [list(r.problems) for r in chunk]
+    try:
+        return prepare(chunk, validator)
+    except Exception:  # noqa: BLE001 - found out record by record below
+        pass
+    out: list[tuple[Any, ...]] = []
+    for r, before in zip(chunk, problems, strict=True):
+        r.problems = before
+        try:
+            out.extend(prepare([r], validator))
+        except Exception as exc:  # noqa: BLE001 - this record is the poison
+            detail = type(exc).__name__
+            r.problems = [*before, record_problem("record_unreadable", detail=detail)]
+            r.data = {}
+            out.extend(prepare([r], validator))
+    return out
+
 
 # -- the pipeline's worker ------------------------------------------------------------------
 
@@ -197,11 +221,19 @@ def _work(src: IO[bytes], out: int) -> None:
     try:
         with few_collections():
             for chunk in chunked(parser(src, feed, header["name"])):  # type: ignore[arg-type]
-                send(out, ("batch", prepare(chunk, validator)))
+                send(out, ("batch", prepare_safely(chunk, validator)))
     except FileRejected as exc:
         send(out, ("rejected", exc.code, exc.params))
         while src.read(BLOCK):
             pass  # let the feeding thread read the file to its end: the receipt names it by its digest
+        return
+    except (BrokenPipeError, FrameError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the parser met bytes it could not handle: the file is poison
+        # Reported by type only: a message may quote record data.
+        send(out, ("rejected", "unit_unreadable", {"detail": type(exc).__name__}))
+        while src.read(BLOCK):
+            pass
         return
     send(out, ("done",))
 

@@ -177,6 +177,8 @@ class CountyPusher:
             self._note_failure(batch_id, f"暂时无法送达，下次运行重发 (transient, resent next run): {exc}")
             return
         except PermanentHttpError as exc:
+            if exc.status in (401, 403):
+                raise  # our credentials, not this batch: the task fails at once and the batch stays prepared
             # The same bytes would be refused again: the batch fails, its records go back to the queue
             # as failed so an admin sees them.
             self._note_failure(batch_id, f"平台拒绝整个批次 (platform refused the batch): {exc}", final=True)

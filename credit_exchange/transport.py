@@ -39,11 +39,13 @@ from credit_exchange import alerts, receipts
 from credit_exchange.canonical import canonical_json
 from credit_exchange.config import Feed
 from credit_exchange.crypto import PiiVault
+from credit_exchange.feeds.unit import describe, is_transient
 from credit_exchange.intake import RecordIntake, chunked
 from credit_exchange.mapping import from_canonical_json
 from credit_exchange.messages import message
 from credit_exchange.parsers.base import FileRejected, SourceRecord, record_problem
 from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, Store, Watermark
+from credit_exchange.store.claims import Claims, Owner
 from credit_exchange.timeutil import now_local
 from credit_exchange.validation import RecordValidator, get_validator
 
@@ -187,6 +189,7 @@ class EndpointOutcome:
     endpoint: str
     record_type: str
     # accepted | partially_accepted | rejected (records or refused whole) | empty | failed
+    # | claimed_elsewhere (another run is pulling it right now)
     status: str
     updated_since: str
     counts: dict[str, int] = field(default_factory=lambda: receipts.Counts().as_dict())
@@ -232,10 +235,16 @@ class PullSummary:
 
 
 class TransportPullFailed(Exception):
-    """At least one endpoint could not be pulled completely; nothing of it was committed."""
+    """At least one endpoint could not be pulled completely; nothing of it was committed.
+
+    ``fail_fast`` (schedule.FailFast): every failed endpoint was refused (a 4xx other than
+    408/429, e.g. a wrong signature): a retry would be refused the same way.
+    """
 
     def __init__(self, summary: PullSummary) -> None:
         self.summary = summary
+        self.fail_fast = all(e.error_code == "PermanentHttpError" for e in summary.failed)
+        self.fail_fast_reason = "交通接口拒绝请求（4xx） (the transport API refused the requests)"
         detail = "; ".join(f"{e.endpoint}: {e.error}" for e in summary.failed)
         super().__init__(f"交通接口拉取未完成，已提交的端点保留 (transport pull incomplete): {detail}")
 
@@ -246,7 +255,7 @@ class TransportPull:
     def __init__(self, feed: Feed, api: PageSource, store: Store, vault: PiiVault, today: date, *,
                  run_id: str | None = None, validator: RecordValidator | None = None,
                  page_size: int | None = None, max_restarts: int = MAX_RESTARTS,
-                 alert_failures: bool = False) -> None:
+                 alert_failures: bool = False, owner: Owner | None = None) -> None:
         self.feed = feed
         self.api = api
         self.store = store
@@ -264,11 +273,20 @@ class TransportPull:
         # earlier failures are retried by Airflow and are no news for admins).
         self.alert_failures = alert_failures
         self.summary = PullSummary(feed.department)
+        # One pull per endpoint at a time: two overlapping runs never both spool and take the same window.
+        self.claims = Claims(store, feed.department, owner or Owner.here(run_id))
 
     def run(self) -> PullSummary:
         """Pull every endpoint; raise TransportPullFailed at the end if one could not be pulled."""
-        for endpoint, record_type in self.endpoints.items():
-            self.summary.endpoints.append(self.pull(endpoint, record_type))
+        with self.claims.kept_alive():
+            for endpoint, record_type in self.endpoints.items():
+                if not self.claims.take(endpoint):
+                    self.summary.endpoints.append(EndpointOutcome(endpoint, record_type, "claimed_elsewhere", ""))
+                    continue
+                try:
+                    self.summary.endpoints.append(self._pull_guarded(endpoint, record_type))
+                finally:
+                    self.claims.release(endpoint)
         self.summary.accepted_in_run = self._accepted_in_run()
         if self.summary.failed:
             if self.alert_failures:
@@ -279,6 +297,16 @@ class TransportPull:
         return self.summary
 
     # -- one endpoint ------------------------------------------------------------------------
+    def _pull_guarded(self, endpoint: str, record_type: str) -> EndpointOutcome:
+        """``pull``, confined to its endpoint: an unexpected error fails this endpoint, not the others."""
+        try:
+            return self.pull(endpoint, record_type)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error("%s: pull failed unexpectedly: %s", endpoint, describe(exc), exc_info=True)
+            return self._failed(endpoint, record_type, "", None, 0, "unit_unreadable", describe(exc))
+
     def pull(self, endpoint: str, record_type: str) -> EndpointOutcome:
         key = watermark_key(endpoint)
         with self.store.session() as s:

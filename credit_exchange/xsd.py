@@ -12,7 +12,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from credit_exchange.fields import FIELDS, SCHEMAS_DIR
+from credit_exchange.fields import FIELDS, SCHEMAS_DIR, free_text_fields
+from credit_exchange.pii import mask_text
 
 XSD_PATH = SCHEMAS_DIR / "city_exchange.xsd"
 NS = "urn:leshan:credit:exchange:2"
@@ -70,13 +71,16 @@ def _exchange_rules(root: etree._Element) -> list[str]:
     city_type = root.get("type", "")
     record_type = CITY_TYPES[city_type]
     by_code = FIELDS.by_code(record_type)
+    free = free_text_fields(record_type)
     records = root.findall(_q("Record"))
     if int(root.get("count", "-1")) != len(records):
         errors.append(f"count={root.get('count')} but the document has {len(records)} Record elements")
     seen: set[str] = set()
     for n, rec in enumerate(records, start=1):
         rid, op = rec.get("id", ""), rec.get("op")
-        where = f"Record {n} (id {rid})"
+        where = f"Record {n} (id {mask_text(rid)})"
+        if mask_text(rid) != rid:
+            errors.append(f"{where}: the record id carries personal data unmasked")
         if rid in seen:
             errors.append(f"{where}: id repeated in the same file")
         seen.add(rid)
@@ -97,6 +101,8 @@ def _exchange_rules(root: etree._Element) -> list[str]:
             text = child.text or ""
             if field.pii and "*" not in text:
                 errors.append(f"{where}: {code} must be masked on the city platform")
+            elif field.name in free and mask_text(text) != text:
+                errors.append(f"{where}: {code} carries an ID or phone number unmasked")
             if code == "HMD_MDLX" and text != _LIST_TYPE[city_type]:
                 errors.append(f"{where}: HMD_MDLX {text} in a {city_type} file")
     return errors

@@ -1,4 +1,4 @@
-"""Airflow plugin: the Exchange page (信用交换 Exchange) for admins.
+"""Airflow plugin: the Exchange page (信用交换 Exchange) for admins, and the mask on task logs.
 
 Mounts the FastAPI app of ``credit_exchange.web`` on the API server under
 ``/qianwei-exchange`` and adds it to the UI's navigation (Browse menu) as an
@@ -7,6 +7,9 @@ I/O: the app is built on its first request, and the store is opened per
 request from the ``exchange_db`` connection. Every route checks the user's
 Airflow token itself (plugin endpoints are not behind Airflow's login).
 Restart the API server after changing this plugin.
+
+Its listener masks personal data in every log line of every task process
+(``credit_exchange.logmask``), from the moment the task starts running.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
 
 URL_PREFIX = "/qianwei-exchange"
@@ -42,8 +46,20 @@ class _LazyApp:
 exchange_app = _LazyApp()
 
 
+class _MaskTaskLogs:
+    """Installs the hub's log mask in each task process before the task's code runs (and before its
+    failure, with the traceback, is logged)."""
+
+    @hookimpl
+    def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+        from credit_exchange.logmask import install
+
+        install()
+
+
 class QianweiExchangePlugin(AirflowPlugin):
     name = "qianwei_exchange"
+    listeners = [_MaskTaskLogs()]
     fastapi_apps = [
         {"app": exchange_app, "url_prefix": URL_PREFIX, "name": "Qianwei credit exchange page"},
     ]

@@ -106,7 +106,7 @@ def process_uploads(data_root: Path, *, refuse_ids: Iterable[str] = ()) -> list[
         for path in sorted(folder.glob("*.xml")):
             name = path.name
             ok_path = folder / (name + OK_SUFFIX)
-            if name in done or not FILE_NAME_RE.match(name) or not ok_path.is_file():
+            if name in done or not FILE_NAME_RE.fullmatch(name) or not ok_path.is_file():
                 continue  # loaded already, not ours, or not complete yet (no .ok: invisible)
             receipt = _load(db, path, ok_path.read_bytes(), refuse)
             if receipt is None:

@@ -105,10 +105,11 @@ def police_drops(conn: dict[str, Any], files: dict[str, bytes]) -> list[str]:
 
     obj = SimpleNamespace(host=conn["host"], port=conn["port"], login=conn["login"], password=None,
                           extra_dejson=conn["extra"], conn_id="inbox_sftp")
-    earlier = time.time() - 3600  # finished an hour ago: past the quiet period
     with SftpConnector.from_connection(obj) as sftp:
         for name, body in files.items():
             sftp.write_bytes(f"/police/inbox/{name}", body)
+            # Finished an hour ago on the server's clock (which stamped the upload): past the quiet period.
+            earlier = sftp.stat(f"/police/inbox/{name}").mtime - 3600
             sftp.sftp.utime(f"/police/inbox/{name}", (earlier, earlier))
     return list(files)
 

@@ -230,7 +230,7 @@ class TransportApiHandler(JsonHandler):
 
     def _list(self, endpoint: str, params: dict[str, str], server_time: str) -> None:
         raw_size = params.get("page_size", str(DEFAULT_PAGE_SIZE))
-        if not raw_size.isascii() or not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+        if not (raw_size.isascii() and raw_size.isdigit() and len(raw_size) <= 6) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
             return self._error(400, "PAGE_SIZE", f"page_size 须为1到{MAX_PAGE_SIZE} (page_size must be 1..{MAX_PAGE_SIZE})")
         size = int(raw_size)
         since_text = params.get("updated_since", "")

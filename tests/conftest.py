@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import COUNTY_KEY, COUNTY_SECRET, REPO, as_conn, county_conn
+from tests.helpers import COUNTY_KEY, COUNTY_SECRET, REPO, TestClock, as_conn, county_conn
 
 PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
@@ -43,6 +43,37 @@ def airflow_db() -> str:
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     return os.environ["AIRFLOW_HOME"]
+
+
+# -- the hub's clock ---------------------------------------------------------------------
+
+@pytest.fixture
+def clock() -> Iterator[TestClock]:
+    """The hub's clock, held by the test: it starts at 2026-11-28 10:00 Asia/Shanghai and moves when told."""
+    from datetime import datetime
+
+    from credit_exchange.timeutil import LOCAL, use_clock
+
+    with use_clock(TestClock(datetime(2026, 11, 28, 10, 0, tzinfo=LOCAL))) as c:
+        yield c  # type: ignore[misc]
+
+
+@pytest.fixture(params=["UTC", "Asia/Shanghai", "America/Los_Angeles"])
+def host_tz(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test process runs in this host time zone (TZ, then tzset), restored afterwards."""
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    try:
+        yield request.param
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 # -- PostgreSQL --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,3 +37,28 @@ def run_dag(dag_id: str, logical_date: Any) -> tuple[Any, dict[str, Any]]:
     assert bag.import_errors == {}
     dr = bag.dags[dag_id].test(logical_date=logical_date)
     return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}
+
+
+class TestClock:
+    """The hub's clock in a test (``timeutil.use_clock``): stands at the time the test set, moves when told.
+
+    The ``clock`` fixture installs one; a test sets it to the instant its scenario needs, so no
+    expectation depends on the day the suite runs.
+    """
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    def __init__(self, at: datetime) -> None:
+        self.set(at)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def set(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("give the test clock an aware datetime")
+        self.at = at
+
+    def advance(self, **delta: float) -> datetime:
+        self.at += timedelta(**delta)
+        return self.at

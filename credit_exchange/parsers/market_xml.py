@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, NamedTuple
 from lxml import etree
 
 from credit_exchange.config import Feed
+from credit_exchange.feeds import envelope
 from credit_exchange.fields import FIELDS, Field
 from credit_exchange.mapping import PlanEntry, map_values, national_plan
 from credit_exchange.parsers.base import FileRejected, SourceRecord, record_problem
@@ -53,7 +54,7 @@ RawRecord = tuple[str | None, str | None, str | None, Children | None, dict[str,
 
 
 def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord]:
-    match = feed.file_pattern.match(file_name)
+    match = feed.match_name(file_name)
     if not match:
         raise FileRejected("file_name", name=file_name)
     kind = match.group("kind")
@@ -204,9 +205,12 @@ def _check_root(root: etree._Element, kind: str) -> int:
     if root.get("kind") != kind:
         raise FileRejected("xml_kind_mismatch", declared=root.get("kind") or "", expected=kind)
     raw_count = root.get("recordCount")
-    if raw_count is None or not raw_count.strip().isdigit():
+    if raw_count is None or not raw_count.strip():
         raise FileRejected("record_count_missing")
-    return int(raw_count)
+    declared = envelope.count(raw_count)
+    if declared is None:
+        raise FileRejected("record_count_invalid", value=envelope.quoted(raw_count.strip()))
+    return declared
 
 
 def _check_siblings(root: etree._Element, elem: etree._Element) -> None:
@@ -246,18 +250,18 @@ def _record(raw_id: str | None, raw_version: str | None, raw_op: str | None, chi
         f"record {ordinal}",
         record_type,
         dept_id,
-        # The store keeps versions as 32-bit integers; anything outside is the sender's mistake.
-        int(raw_version) if raw_version.isdigit() and 0 < int(raw_version) < 2**31 else None,
+        envelope.version(raw_version),
         raw_op if raw_op in _OPS else None,
     )
     if dept_id is None:
         rec.problems.append(record_problem("record_id_missing"))
-    elif len(dept_id) > 128:
+    elif len(dept_id) > envelope.MAX_ID_LENGTH:
+        rec.dept_record_id = None  # named in the receipt by its position only: the store keeps 128 characters
         rec.problems.append(record_problem("record_id_too_long"))
     if rec.dept_version is None:
-        rec.problems.append(record_problem("record_version", value=raw_version[:20]))
+        rec.problems.append(record_problem("record_version", value=envelope.quoted(raw_version)))
     if rec.op is None:
-        rec.problems.append(record_problem("record_op", value=raw_op[:20]))
+        rec.problems.append(record_problem("record_op", value=envelope.quoted(raw_op)))
     if rec.op == "delete":
         return rec
     if data is not None:

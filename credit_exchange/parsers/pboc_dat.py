@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from credit_exchange.config import Feed
+from credit_exchange.feeds import envelope
 from credit_exchange.fields import FIELDS
 from credit_exchange.mapping import from_national
 from credit_exchange.parsers.base import FileRejected, SourceRecord, record_problem
@@ -34,9 +35,7 @@ OPS = {"U": "upsert", "D": "delete"}
 DELETE_COLUMNS = 3
 # Far above any real line (remark ≤ 512 characters); longer lines are not buffered.
 MAX_LINE_BYTES = 64 * 1024
-# Versions land in a 32-bit column: anything larger is a bad version, not a store error.
-MAX_VERSION = 2**31 - 1
-MAX_ID_LENGTH = 128
+MAX_ID_LENGTH = envelope.MAX_ID_LENGTH
 READ_SIZE = 1024 * 1024
 
 
@@ -118,17 +117,16 @@ class DatParser:
         raw_version = values[1].strip() if len(values) > 1 else ""
         raw_op = values[2].strip() if len(values) > 2 else ""
         rec.dept_record_id = event_id[:MAX_ID_LENGTH] or None
-        version = int(raw_version) if raw_version.isascii() and raw_version.isdigit() else 0
-        rec.dept_version = version if 0 < version <= MAX_VERSION else None
+        rec.dept_version = envelope.version(raw_version)
         rec.op = OPS.get(raw_op)
         if not event_id:
             rec.problems.append(record_problem("record_id_missing"))
         elif len(event_id) > MAX_ID_LENGTH:
             rec.problems.append(record_problem("record_id_too_long"))
         if rec.dept_version is None:
-            rec.problems.append(record_problem("record_version", value=raw_version[:20]))
+            rec.problems.append(record_problem("record_version", value=envelope.quoted(raw_version)))
         if rec.op is None:
-            rec.problems.append(record_problem("pboc_op", value=raw_op[:20]))
+            rec.problems.append(record_problem("pboc_op", value=envelope.quoted(raw_op)))
         allowed = {len(COLUMNS), DELETE_COLUMNS} if rec.op == "delete" else {len(COLUMNS)}
         if len(values) not in allowed:
             rec.problems.append(record_problem("pboc_columns", found=len(values), expected=len(COLUMNS)))
@@ -141,7 +139,7 @@ class DatParser:
 
 def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord]:
     """Records of one ``PBOC_PAYRISK_{YYYYMMDD}_{NN}.dat`` file read from ``stream``."""
-    if not feed.file_pattern.match(file_name):
+    if not feed.match_name(file_name):
         raise FileRejected("file_name", name=file_name)
     parser = DatParser(feed.record_type or RECORD_TYPE)
     while chunk := stream.read(READ_SIZE):

@@ -100,7 +100,7 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
 
 def file_version(feed: Feed, file_name: str) -> int:
     """The department version of every row of a file: ``YYYYMMDD * 100 + NN`` from its name."""
-    match = feed.file_pattern.match(file_name)
+    match = feed.match_name(file_name)
     if not match:
         raise FileRejected("file_name", name=file_name)
     raw_date, raw_seq = match.group("date"), match.group("seq")

@@ -7,6 +7,7 @@ from credit_exchange.store.models import (
     Batch,
     CityFile,
     CityState,
+    Claim,
     DataQualityIssue,
     Delivery,
     ListState,
@@ -22,7 +23,7 @@ from credit_exchange.store.models import (
 )
 
 __all__ = [
-    "Alert", "Base", "Batch", "CityFile", "CityState", "DataQualityIssue", "Delivery", "ListState",
+    "Alert", "Base", "Batch", "CityFile", "CityState", "Claim", "DataQualityIssue", "Delivery", "ListState",
     "OutboxItem", "ReceivedFile", "Receipt", "Record", "RecordVersion", "Reject", "SourcePair", "SourceState",
     "Store", "Watermark", "migrate", "sqlalchemy_url",
 ]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Dialect,
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +24,38 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from credit_exchange.timeutil import LOCAL
+
+
+class LocalTime(TypeDecorator[datetime]):
+    """A point in time: aware datetimes in, aware Asia/Shanghai datetimes out, on every database.
+
+    PostgreSQL keeps ``timestamptz``. SQLite has no time zones: it keeps the Asia/Shanghai wall
+    time without an offset (what the hub has always written there), and reading adds the offset
+    back. Nothing is ever read in the host's time zone, and a naive datetime is refused on the
+    way in (it would mean whatever the writer's host thought).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given for a time column: give it a time zone")
+        if dialect.name == "sqlite":
+            return value.astimezone(LOCAL).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=LOCAL)
+        return value.astimezone(LOCAL)
 
 
 class Base(DeclarativeBase):
@@ -40,8 +73,8 @@ class ReceivedFile(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     # processing -> accepted | partially_accepted | rejected
     status: Mapped[str] = mapped_column(String(32), default="processing")
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(LocalTime())
+    processed_at: Mapped[datetime | None] = mapped_column(LocalTime())
     # where the file now lies on its server: archive/... or quarantine/...
     stored_path: Mapped[str | None] = mapped_column(String(512))
     # set once the file was moved and its receipt written
@@ -54,7 +87,27 @@ class ReceivedFile(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     stale: Mapped[int] = mapped_column(Integer, default=0)
     run_id: Mapped[str | None] = mapped_column(String(255))
+    # tries that stopped on a transient error (connection, store); past a limit the unit is refused
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_received_files_dept_name", "department", "name", "sha256"),)
+
+
+class Claim(Base):
+    """Who is taking a received unit right now (a file in processing/, a PBoC pair, an API endpoint).
+
+    ``owner`` is the task and process that holds it; ``lease_until`` is renewed while it works and
+    ``generation`` grows with every renewal, so a takeover of a claim whose owner seemed gone fails
+    when the owner renewed meanwhile (credit_exchange.store.claims).
+    """
+
+    __tablename__ = "claims"
+    department: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(512))
+    lease_until: Mapped[datetime] = mapped_column(LocalTime())
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime] = mapped_column(LocalTime())
 
 
 class Delivery(Base):
@@ -123,7 +176,7 @@ class Record(Base):
     subject_kind: Mapped[str | None] = mapped_column(String(32))
     subject_name: Mapped[str | None] = mapped_column(String(255))
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(LocalTime())
 
 
 class RecordVersion(Base):
@@ -139,7 +192,7 @@ class RecordVersion(Base):
     # the subject as the county platform wants it (JSON, a person's ID number encrypted)
     subject_enc: Mapped[str] = mapped_column(Text)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(LocalTime())
     __table_args__ = (UniqueConstraint("record_id", "hub_version", name="uq_record_versions_id_version"),)
 
 
@@ -158,8 +211,8 @@ class OutboxItem(Base):
     result: Mapped[str | None] = mapped_column(String(16))
     result_code: Mapped[str | None] = mapped_column(String(64))
     result_message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(LocalTime())
+    updated_at: Mapped[datetime] = mapped_column(LocalTime())
     __table_args__ = (
         UniqueConstraint("platform", "record_id", "hub_version", name="uq_outbox_platform_record_version"),
         Index("ix_outbox_platform_status", "platform", "status"),
@@ -179,8 +232,8 @@ class Batch(Base):
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(LocalTime())
+    completed_at: Mapped[datetime | None] = mapped_column(LocalTime())
 
 
 class Receipt(Base):
@@ -193,7 +246,7 @@ class Receipt(Base):
     status: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
     written_to: Mapped[str | None] = mapped_column(String(512))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(LocalTime())
 
 
 class Watermark(Base):
@@ -202,7 +255,7 @@ class Watermark(Base):
     __tablename__ = "watermarks"
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(LocalTime())
 
 
 class SourcePair(Base):
@@ -220,8 +273,8 @@ class SourcePair(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_problem: Mapped[str | None] = mapped_column(Text)
     file_id: Mapped[int | None] = mapped_column(ForeignKey("received_files.id"))
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seen_at: Mapped[datetime] = mapped_column(LocalTime())
+    updated_at: Mapped[datetime] = mapped_column(LocalTime())
     __table_args__ = (UniqueConstraint("department", "name", "announced_sm3", name="uq_source_pairs_name_sm3"),)
 
 
@@ -236,10 +289,10 @@ class Alert(Base):
     # what it is about: a file name, a batch id, a record id
     subject: Mapped[str | None] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(LocalTime())
     # when it was handed to the notification channels (mail, chat robot)
-    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime | None] = mapped_column(LocalTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(LocalTime())
 
 
 class DataQualityIssue(Base):
@@ -251,7 +304,7 @@ class DataQualityIssue(Base):
     subject_key: Mapped[str] = mapped_column(String(128), index=True)
     record_id: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(LocalTime())
 
 
 class ListState(Base):
@@ -278,9 +331,11 @@ class CityState(Base):
     # sent (no receipt yet) | ok | error
     status: Mapped[str] = mapped_column(String(16))
     file_name: Mapped[str] = mapped_column(String(255), index=True)
+    # the id the platform knows it by: the record id, personal data masked (PiiVault.masked_id); NULL = record_id
+    city_id: Mapped[str | None] = mapped_column(String(300))
     code: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(LocalTime())
 
 
 class CityFile(Base):
@@ -295,6 +350,6 @@ class CityFile(Base):
     # prepared -> uploaded -> receipted
     status: Mapped[str] = mapped_column(String(16))
     receipt_status: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    receipt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(LocalTime())
+    uploaded_at: Mapped[datetime | None] = mapped_column(LocalTime())
+    receipt_at: Mapped[datetime | None] = mapped_column(LocalTime())

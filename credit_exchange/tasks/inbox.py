@@ -13,13 +13,15 @@ def ingest_inbox(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange import config
     from credit_exchange.crypto import PiiVault
     from credit_exchange.ingest import InboxIngest
+    from credit_exchange.store.claims import Owner
     from credit_exchange.tasks import hub_store
     from credit_exchange.timeutil import run_date
 
     feed = config.feed(department)
     vault = PiiVault.from_conn_id()
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as inbox:
-        summary = InboxIngest(feed, inbox, store, vault, run_date(context), run_id=context.get("run_id")).run()
+        summary = InboxIngest(feed, inbox, store, vault, run_date(context), run_id=context.get("run_id"),
+                              owner=Owner.of_context(context)).run()
     result = summary.as_xcom()
     log.info("%s: %s", department, result)
     return result

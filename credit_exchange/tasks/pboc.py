@@ -20,13 +20,15 @@ def ingest_pboc(context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange import config
     from credit_exchange.crypto import PiiVault
     from credit_exchange.pboc import PbocIngest
+    from credit_exchange.store.claims import Owner
     from credit_exchange.tasks import hub_store
     from credit_exchange.timeutil import run_date
 
     feed = config.feed("pboc")
     vault = PiiVault.from_conn_id()
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as outbox:
-        summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id")).run()
+        summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"),
+                             owner=Owner.of_context(context)).run()
     result = summary.as_xcom()
     if summary.corrupt:
         log.error("pboc: %d pair(s) corrupt, see the alerts: %s", len(summary.corrupt), ", ".join(summary.corrupt))

@@ -22,6 +22,7 @@ def pull_transport(context: dict[str, Any]) -> dict[str, Any]:
     from connectors.transport_api import TransportApi
     from credit_exchange import config
     from credit_exchange.crypto import PiiVault
+    from credit_exchange.store.claims import Owner
     from credit_exchange.tasks import hub_store
     from credit_exchange.timeutil import run_date
     from credit_exchange.transport import TransportPull
@@ -35,7 +36,8 @@ def pull_transport(context: dict[str, Any]) -> dict[str, Any]:
         api = TransportApi.from_conn_id(feed.connection)
         try:
             summary = TransportPull(feed, api, store, vault, today, run_id=context.get("run_id"),
-                                    validator=get_validator(today), alert_failures=_last_try(context)).run()
+                                    validator=get_validator(today), alert_failures=_last_try(context),
+                                    owner=Owner.of_context(context)).run()
         finally:
             api.client.close()
     result = summary.as_xcom()

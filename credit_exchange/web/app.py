@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from credit_exchange import admin_actions, dashboard
-from credit_exchange.pii import mask_text
+from credit_exchange.pii import mask_obj, mask_text
 from credit_exchange.store import Store
 from credit_exchange.timeutil import now_local
 from credit_exchange.web import templates
@@ -81,7 +81,7 @@ def audit(event: str, user: Any, dag_id: str | None, extra: dict[str, Any]) -> N
         with create_session() as session:
             session.add(Log(event=AUDIT_PREFIX + event, owner=_user_name(user),
                             owner_display_name=_user_name(user), dag_id=dag_id,
-                            extra=json.dumps(extra, ensure_ascii=False, default=str)))
+                            extra=json.dumps(mask_obj(extra), ensure_ascii=False, default=str)))
     except Exception:  # noqa: BLE001 - the action is done; a lost audit row must be loud, not fatal
         log.exception("could not write the audit log entry for %s by %s: %s", event, _user_name(user), extra)
 
@@ -189,7 +189,7 @@ def create_app(
                 if department == "pboc":
                     suffix = str(feed.options.get("control_suffix", ".ok"))
                     data_files = {f.name for f in sftp.listdir(feed.root) if not f.name.endswith(suffix)
-                                  and feed.file_pattern.match(f.name)}
+                                  and feed.match_name(f.name)}
                     taken = set(_read(lambda s: dashboard.taken_pairs(s, department)))
                     return {"department": department, "waiting": len(data_files - taken),
                             "note": "对方目录中尚未接收的数据文件 (data files on their outbox not taken yet)"}

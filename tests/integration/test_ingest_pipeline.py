@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from credit_exchange import config, pipeline
-from credit_exchange.ingest import InboxIngest
-from credit_exchange.pipeline import PipelineFailed
+from credit_exchange.ingest import InboxIngest, IngestInterrupted
 from credit_exchange.store import Delivery, ReceivedFile
 from sandbox.market_files import good_records, market_xml
 from tests.integration.test_market_ingest import (  # noqa: F401 - collected again, through the pipeline
@@ -105,8 +104,9 @@ def test_a_worker_that_dies_fails_the_file_cleanly(inbox, inbox_root: Path, stor
     drop(inbox, name, market_xml("PENALTY", good_records("PENALTY", TODAY, 20), AT))
     with monkeypatch.context() as m:
         m.setattr(pipeline, "worker_command", lambda: command)
-        with pytest.raises(PipelineFailed):
+        with pytest.raises(IngestInterrupted) as interrupted:
             InboxIngest(config.feed("market"), inbox, store, vault, TODAY).run()
+    assert interrupted.value.summary.interrupted == [name]
     assert (inbox_root / "market" / "processing" / name).exists()
     with store.session() as s:
         assert s.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0

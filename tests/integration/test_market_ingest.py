@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from credit_exchange import config
-from credit_exchange.ingest import InboxIngest
+from credit_exchange.ingest import InboxIngest, IngestInterrupted
 from credit_exchange.store import Delivery, ReceivedFile, Reject
 from credit_exchange.timeutil import LOCAL
 from sandbox.market_files import XmlRecord, break_record, good_records, market_xml
@@ -37,7 +37,8 @@ def archived(root: Path, name: str) -> bool:
     return any((root / "market" / "archive").rglob(name))
 
 
-def test_good_file_is_taken_receipted_and_archived(inbox, inbox_root, store, vault) -> None:
+def test_good_file_is_taken_receipted_and_archived(inbox, inbox_root, store, vault, clock) -> None:
+    clock.set(AT)
     name = f"MARKET_PENALTY_{D}_001.xml"
     drop(inbox, name, market_xml("PENALTY", good_records("PENALTY", TODAY, 5), AT))
     summary = run(inbox, store, vault)
@@ -54,7 +55,29 @@ def test_good_file_is_taken_receipted_and_archived(inbox, inbox_root, store, vau
         f = s.execute(select(ReceivedFile)).scalar_one()
     assert [d.position for d in rows] == [f"record {i}" for i in range(1, 6)]
     assert rows[0].record_id.startswith("market:administrative_penalty:SCJG-CF-2026-")
-    assert f.sha256 == r["sha256"] and f.finished and f.stored_path.startswith("/market/archive/2026/11/")
+    assert f.sha256 == r["sha256"] and f.finished and f.stored_path == f"/market/archive/2026/11/{name}"
+    assert r["received_at"] == r["processed_at"] == "2026-11-28T23:10:00+08:00"
+
+
+@pytest.mark.parametrize("at, month", [
+    (datetime(2026, 11, 30, 23, 59, 30, tzinfo=LOCAL), "2026/11"),  # 15:59:30 UTC, still November here
+    (datetime(2026, 12, 1, 0, 0, 30, tzinfo=LOCAL), "2026/12"),     # 16:00:30 UTC on November 30
+    (datetime(2026, 12, 31, 23, 59, 0, tzinfo=LOCAL), "2026/12"),
+    (datetime(2027, 1, 1, 0, 1, 0, tzinfo=LOCAL), "2027/01"),
+])
+def test_receipt_times_and_archive_month_are_asia_shanghai_whatever_the_host_tz(
+        inbox, inbox_root, store, vault, clock, host_tz, at, month) -> None:
+    clock.set(at)
+    name = f"MARKET_PENALTY_{D}_001.xml"
+    drop(inbox, name, market_xml("PENALTY", good_records("PENALTY", TODAY, 2), AT))
+    run(inbox, store, vault)
+    r = receipt(inbox_root, name)
+    assert r["received_at"] == r["processed_at"] == at.isoformat(timespec="seconds")
+    assert (inbox_root / "market" / "archive" / month / name).is_file()
+    with store.session() as s:
+        f = s.execute(select(ReceivedFile)).scalar_one()
+    assert f.received_at == at and f.received_at.utcoffset().total_seconds() == 8 * 3600
+    assert f.stored_path == f"/market/archive/{month}/{name}"
 
 
 def test_bad_records_are_named_in_the_receipt_and_not_stored_as_accepted(inbox, inbox_root, store, vault) -> None:
@@ -194,8 +217,9 @@ class _Crashing:
 def test_a_crash_mid_file_loses_nothing_and_takes_nothing_twice(inbox, inbox_root, store, vault) -> None:
     name = f"MARKET_PENALTY_{D}_001.xml"
     drop(inbox, name, market_xml("PENALTY", good_records("PENALTY", TODAY, 50), AT))
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(IngestInterrupted) as interrupted:
         InboxIngest(config.feed("market"), _Crashing(inbox, 20_000), store, vault, TODAY).run()
+    assert interrupted.value.summary.interrupted == [name]
     assert (inbox_root / "market" / "processing" / name).exists()
     with store.session() as s:
         assert s.execute(select(func.count()).select_from(Delivery)).scalar_one() == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,8 +39,9 @@ class PoliceInbox:
 
     @staticmethod
     def age(path: Path, seconds: float) -> None:
-        """Set the file's modification time ``seconds`` into the past (the server's disk is local here)."""
-        then = time.time() - seconds
+        """Set the file's modification time ``seconds`` before it was written, on the server's clock (its disk
+        is local here): the kernel stamped the upload, whatever time this process believes it is."""
+        then = path.stat().st_mtime - seconds
         os.utime(path, (then, then))
 
     def receipt(self, name: str) -> dict[str, Any]:
