@@ -8,7 +8,7 @@ CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed
 STATE := $(CURDIR)/.state
 
-.PHONY: install system-deps standins stop demo test lint bench ui constraints clean
+.PHONY: install system-deps standins stop demo test test-clocks lint bench ui constraints clean
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ demo: install system-deps
 
 test: install system-deps
 	@bash scripts/run-tests.sh
+
+# The suite with the clock at 2026-12-31 23:59, 2027-01-01 00:01 (Asia/Shanghai) and 2028-02-29,
+# on a host in UTC and in Asia/Shanghai (libfaketime): no test depends on the day or the zone.
+test-clocks: install system-deps
+	@bash scripts/clock-matrix.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -24,8 +24,8 @@ def take_market_files(**context) -> dict:
     return ingest_inbox("market", context)
 
 
-@dag(dag_id="ingest_market", schedule=nightly_or_inbox("market"), doc_md=__doc__, tags=["qianwei", "ingest", "market"],
-     **NETWORK_DAG_ARGS)
+@dag(dag_id="ingest_market", schedule=nightly_or_inbox("market"), doc_md=__doc__,
+     tags=["qianwei", "ingest", "market"], **NETWORK_DAG_ARGS)
 def ingest_market() -> None:
     ingest_tasks(take_market_files)
 

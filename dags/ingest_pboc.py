@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, NIGHTLY, ingest_tasks
+from credit_exchange.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly
 
 
 def take_pboc_pairs(**context) -> dict:
@@ -34,8 +34,8 @@ def take_pboc_pairs(**context) -> dict:
     return ingest_pboc(context)
 
 
-@dag(dag_id="ingest_pboc", schedule=NIGHTLY, doc_md=__doc__, tags=["qianwei", "ingest", "pboc"],
-     **NETWORK_DAG_ARGS)
+@dag(dag_id="ingest_pboc", schedule=nightly(), doc_md=__doc__,
+     tags=["qianwei", "ingest", "pboc"], **NETWORK_DAG_ARGS)
 def ingest_pboc() -> None:
     ingest_tasks(take_pboc_pairs)
 

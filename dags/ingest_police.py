@@ -30,8 +30,8 @@ def take_police_files(**context) -> dict:
     return ingest_inbox("police", context)
 
 
-@dag(dag_id="ingest_police", schedule=nightly_or_inbox("police"), doc_md=__doc__, tags=["qianwei", "ingest", "police"],
-     **NETWORK_DAG_ARGS)
+@dag(dag_id="ingest_police", schedule=nightly_or_inbox("police"), doc_md=__doc__,
+     tags=["qianwei", "ingest", "police"], **NETWORK_DAG_ARGS)
 def ingest_police() -> None:
     ingest_tasks(take_police_files)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, NIGHTLY, ingest_tasks
+from credit_exchange.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly
 
 
 def pull_transport_api(**context) -> dict:
@@ -32,8 +32,8 @@ def pull_transport_api(**context) -> dict:
     return pull_transport(context)
 
 
-@dag(dag_id="ingest_transport", schedule=NIGHTLY, doc_md=__doc__, tags=["qianwei", "ingest", "transport"],
-     **NETWORK_DAG_ARGS)
+@dag(dag_id="ingest_transport", schedule=nightly(), doc_md=__doc__,
+     tags=["qianwei", "ingest", "transport"], **NETWORK_DAG_ARGS)
 def ingest_transport() -> None:
     ingest_tasks(pull_transport_api)
 

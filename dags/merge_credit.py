@@ -18,14 +18,23 @@ with nothing to merge and nothing to re-decide it does nothing and succeeds.
 
 from __future__ import annotations
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetOrTimeSchedule, dag, task
 
-from credit_exchange.schedule import ALERTING, DELIVERIES, LOCAL_TZ, NIGHTLY, RECORD_VERSIONS, START
+from credit_exchange.schedule import (
+    ALERTING,
+    DELIVERIES,
+    RECORD_VERSIONS,
+    RUN_LIMIT,
+    SHORT_TASK_LIMIT,
+    START,
+    nightly,
+)
 
 
 @dag(
     dag_id="merge_credit",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(NIGHTLY, timezone=LOCAL_TZ), assets=[DELIVERIES]),
+    schedule=AssetOrTimeSchedule(timetable=nightly(), assets=[DELIVERIES]),
+    dagrun_timeout=RUN_LIMIT,
     start_date=START,
     catchup=False,
     max_active_runs=1,
@@ -46,11 +55,11 @@ def merge_credit() -> None:
 
         return derive(context)
 
-    @task.short_circuit(task_id="any_new_versions")
+    @task.short_circuit(task_id="any_new_versions", execution_timeout=SHORT_TASK_LIMIT)
     def any_new(merged: dict, derived: dict) -> bool:
         return merged["new_versions"] + derived["new_versions"] > 0
 
-    @task(task_id="announce_versions", outlets=[RECORD_VERSIONS])
+    @task(task_id="announce_versions", outlets=[RECORD_VERSIONS], execution_timeout=SHORT_TASK_LIMIT)
     def announce() -> None:
         """Emits the record-versions asset so that the pushes run."""
 

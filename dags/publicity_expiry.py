@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS
+from credit_exchange.schedule import NETWORK_DAG_ARGS, cron
 
 
 @dag(
     dag_id="publicity_expiry",
-    schedule="0 1 * * *",
+    schedule=cron("0 1 * * *"),
     doc_md=__doc__,
     tags=["qianwei", "push", "city", "publication"],
     **NETWORK_DAG_ARGS,

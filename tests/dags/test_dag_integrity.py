@@ -39,11 +39,20 @@ PARSE = textwrap.dedent("""
     print(json.dumps({
         "errors": {k: str(v) for k, v in bag.import_errors.items()},
         "dags": {d.dag_id: {"doc": bool(d.doc_md), "tags": sorted(d.tags), "tasks": sorted(d.task_ids),
-                             "retries": [t.retries for t in d.tasks], "tz": str(d.timezone)}
+                             "retries": {t.task_id: t.retries for t in d.tasks}, "tz": str(d.timezone),
+                             "timetable": [type(d.timetable).__name__,
+                                           type(getattr(d.timetable, "timetable", d.timetable)).__name__,
+                                           str(getattr(getattr(d.timetable, "timetable", d.timetable), "timezone", "")),
+                                           getattr(getattr(d.timetable, "timetable", d.timetable), "expression", "")],
+                             "dagrun_timeout": d.dagrun_timeout.total_seconds() if d.dagrun_timeout else None,
+                             "execution_timeout": {t.task_id: t.execution_timeout.total_seconds()
+                                                   if t.execution_timeout else None for t in d.tasks},
+                             "retry_policy": sorted({type(t.retry_policy).__name__ for t in d.tasks})}
                  for d in bag.dags.values()},
         "core_modules_imported": [m for m in heavy if m.startswith(("credit_exchange", "connectors"))
                                   and m not in {"credit_exchange", "credit_exchange.schedule",
-                                                "credit_exchange.config"}],
+                                                "credit_exchange.config", "credit_exchange.tasks",
+                                                "credit_exchange.tasks.watch"}],
         "elapsed": elapsed,
     }))
 """)
@@ -68,7 +77,37 @@ def test_every_dag_imports_without_io_and_has_its_contract_id(airflow_db: str) -
     assert result["core_modules_imported"] == []
 
 
-def test_network_tasks_retry(airflow_db: str) -> None:
+def test_network_tasks_retry_but_never_on_what_a_retry_cannot_mend(airflow_db: str) -> None:
     dags = parse_dags(airflow_db)["dags"]
-    assert min(dags["ingest_market"]["retries"]) >= 1
-    assert min(dags["push_county"]["retries"]) >= 1
+    for dag_id, task_id in (("ingest_market", "take_market_files"), ("ingest_pboc", "take_pboc_pairs"),
+                            ("ingest_transport", "pull_transport_api"), ("push_county", "push_county_batches"),
+                            ("push_city", "push_city_files"), ("collect_city_receipts", "collect_receipts")):
+        assert dags[dag_id]["retries"][task_id] >= 1, (dag_id, task_id)
+    for dag_id, dag in dags.items():
+        assert dag["retry_policy"] == ["FailFast"], dag_id
+
+
+def test_every_run_and_every_task_is_bounded_in_time(airflow_db: str) -> None:
+    for dag_id, dag in parse_dags(airflow_db)["dags"].items():
+        assert dag["dagrun_timeout"], f"{dag_id} has no dagrun_timeout"
+        assert all(dag["execution_timeout"].values()), (dag_id, dag["execution_timeout"])
+        assert max(dag["execution_timeout"].values()) <= dag["dagrun_timeout"], dag_id
+
+
+def test_every_schedule_is_an_explicit_cron_trigger_timetable_in_asia_shanghai(airflow_db: str) -> None:
+    for dag_id, dag in parse_dags(airflow_db)["dags"].items():
+        outer, inner, tz, expression = dag["timetable"]
+        assert outer in {"CronTriggerTimetable", "AssetOrTimeSchedule"}, (dag_id, outer)
+        assert (inner, tz) == ("CronTriggerTimetable", "Asia/Shanghai"), (dag_id, inner, tz)
+        assert expression, dag_id
+
+
+def test_the_check_at_six_covers_the_whole_nightly_cycle(airflow_db: str) -> None:
+    from credit_exchange.schedule import NIGHTLY_CYCLE
+
+    dags = parse_dags(airflow_db)["dags"]
+    assert dags["check_nightly_cycle"]["timetable"][3] == "0 6 * * *"
+    ingests = {d for d in dags if d.startswith("ingest_")}
+    assert ingests | {"merge_credit", "push_county", "push_city"} == set(NIGHTLY_CYCLE)
+    for dag_id, expression in NIGHTLY_CYCLE.items():
+        assert dags[dag_id]["timetable"][3] == expression, dag_id  # the check looks for the run at that time

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -51,8 +50,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 @pytest.fixture
 def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, inbox: Any, inbox_root: Path,
           county: Any, servers: dict[str, Any], pii_key: str, tmp_path: Path) -> dict[str, Any]:
+    from credit_exchange.samples import make_id_number, valid_record
     from sandbox import pboc_files, police_files, transport_data
-    from sandbox.market_files import demo_night
+    from sandbox.market_files import XmlRecord, demo_night, market_xml
+    from sandbox.police_files import csv_row
 
     transport = servers["transport"]
     env = connection_env(
@@ -72,9 +73,21 @@ def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, i
     for name, body in demo_night(AT.date(), AT).items():
         inbox.upload_atomic(body, f"/market/inbox/{name}")
         inputs.append(body)
-    earlier = time.time() - 3600  # the police client finished an hour ago: past the quiet period
-    for name, body in police_files.demo_night(AT.date(), AT).items():
+    # Clerks put ID numbers where nobody expects them: in record ids (with a separator, and glued to
+    # letters) and in a file name. They must be masked everywhere but on the county platform.
+    planted = [make_id_number(900 + n, AT.date()) for n in range(4)]
+    shop_ids = [f"SCJG-CF-{planted[0]}", f"SCJG{planted[1]}"]
+    penalties = [XmlRecord(id=rid, data=valid_record("administrative_penalty", 700 + n, AT.date()))
+                 for n, rid in enumerate(shop_ids)]
+    inbox.upload_atomic(market_xml("PENALTY", penalties, AT), "/market/inbox/MARKET_PENALTY_20261128_009.xml")
+    inbox.upload_atomic(market_xml("PENALTY", penalties, AT), f"/market/inbox/{planted[2]}_处罚.xml")
+    case = csv_row({**police_files.good_cases(AT.date(), 1, start=800)[0], "case_no": f"GA{planted[3]}"})
+    police_night = police_files.demo_night(AT.date(), AT)
+    police_night[police_files.file_name(AT.date(), 2)] = police_files.police_csv([case])
+    for name, body in police_night.items():
         inbox.write_bytes(f"/police/inbox/{name}", body)
+        # The police client finished an hour ago, on the server's clock: past the quiet period.
+        earlier = inbox.stat(f"/police/inbox/{name}").mtime - 3600
         inbox.sftp.utime(f"/police/inbox/{name}", (earlier, earlier))
         inputs.append(body.decode("gb18030", errors="replace").encode())
     pairs = pboc_files.demo_night(AT.date(), AT)
@@ -89,14 +102,40 @@ def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, i
     # Every 18-character ID-number-shaped value of the inputs, valid or not; a valid USCC made of
     # digits only, or the USCC placeholder, is not an ID number (and is public).
     ids = {m for body in inputs for m in ID_NUMBER.findall(body.decode("utf-8", errors="replace"))
-           if m != PLACEHOLDER_USCC and uscc_problems(m)}
-    return {"ids": ids, "city_root": Path(servers["city"].data_root)}
+           if m != PLACEHOLDER_USCC and uscc_problems(m)} | set(planted)
+    return {"ids": ids, "planted": planted, "city_root": Path(servers["city"].data_root)}
 
 
 def run(dag_id: str) -> Any:
-    dr, states = helpers.run_dag(dag_id, NIGHT)
+    """A run of the night at the DAG's own time: the pushes' nightly runs are at 03:30, the rest at 01:30."""
+    from credit_exchange.schedule import NIGHTLY_CYCLE
+    from credit_exchange.tasks.cycle import fire_time
+
+    at = fire_time(NIGHT.date(), NIGHTLY_CYCLE[dag_id]) if dag_id in NIGHTLY_CYCLE else NIGHT
+    dr, states = helpers.run_dag(dag_id, at)
     assert dr.state == "success", (dag_id, states)
     return dr
+
+
+def exchange_page_text(store_url: str) -> str:
+    """Everything the Exchange page shows: the overview and every list behind its numbers."""
+    from credit_exchange import dashboard
+    from credit_exchange.store import Store
+    from credit_exchange.timeutil import now_local
+
+    store = Store(store_url, migrate_now=False)
+    try:
+        with store.session() as s:
+            pages: list[Any] = [dashboard.overview(s, now_local())]
+            for kind, (_, whose) in dashboard.DETAIL_KINDS.items():
+                for who in (dashboard.DEPARTMENTS if whose == "department" else dashboard.PLATFORMS
+                            if whose == "platform" else [None]):
+                    pages.append(dashboard.details(s, kind, now_local(), department=who, platform=who))
+    finally:
+        store.dispose()
+    text = json.dumps(pages, ensure_ascii=False, default=str)
+    assert "MARKET_PENALTY_20261128_001.xml" in text  # the page was really read
+    return text
 
 
 def county_get(server: Any, what: str) -> Any:
@@ -119,8 +158,12 @@ def test_a_whole_night_reaches_both_platforms_and_leaks_no_id_number(
     runs = [run(d) for d in CYCLE]
     assert process_uploads(night["city_root"])
     runs += [run("collect_city_receipts"), run("publicity_expiry")]
+    # 06:00: the check finds the whole cycle done, and says nothing.
+    check, _ = helpers.run_dag("check_nightly_cycle", NIGHT.replace(hour=6, minute=0))
+    assert check.get_task_instance("check_cycle_done").xcom_pull(task_ids="check_cycle_done")["late"] == []
 
-    store = Store(f"sqlite:///{json.loads(os.environ['AIRFLOW_CONN_EXCHANGE_DB'])['host']}", migrate_now=False)
+    store_url = f"sqlite:///{json.loads(os.environ['AIRFLOW_CONN_EXCHANGE_DB'])['host']}"
+    store = Store(store_url, migrate_now=False)
     with store.session() as s:
         kinds = {t for (t,) in s.execute(select(Record.record_type).distinct())}
     store.dispose()
@@ -139,6 +182,8 @@ def test_a_whole_night_reaches_both_platforms_and_leaks_no_id_number(
                inbox_root / "police" / "receipts", night["city_root"] / "upload", night["city_root"] / "receipt"]
     for folder in folders:
         texts += [p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()]
+        texts += [p.name for p in folder.rglob("*")]  # the receipts' own names too
+    texts.append(exchange_page_text(store_url))
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
@@ -150,6 +195,13 @@ def test_a_whole_night_reaches_both_platforms_and_leaks_no_id_number(
     assert sorted(i for i in night["ids"] if i in blob) == []
     county_blob = json.dumps(held_county, ensure_ascii=False)
     assert any(i in county_blob for i in night["ids"])
+    # The planted ones: the county platform has the record ids as sent; the city knows them masked.
+    assert f"market:administrative_penalty:SCJG-CF-{night['planted'][0]}" in county_blob
+    assert f"police:fraud_case:GA{night['planted'][3]}" in county_blob
+    city_ids = {r["record_id"] for r in city}
+    masked = [i for i in city_ids if "SCJG-CF-" + night["planted"][0][:6] + "********" in i]
+    assert len(masked) == 1 and masked[0].split("~")[0].endswith(night["planted"][0][-4:])
+    assert all(p not in i for i in city_ids for p in night["planted"])
 
     # A second night with no new input sends nothing to either platform.
     history = len(county_get(county, "history"))

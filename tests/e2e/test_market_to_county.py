@@ -115,3 +115,32 @@ def test_an_empty_inbox_run_succeeds_and_does_nothing(hub_env: Path, inbox_root:
     assert dr.state == "success"
     assert states["take_market_files"] == "success"
     assert states["any_new_records"] == "success" and states["announce_deliveries"] == "skipped"
+
+
+@pytest.mark.parametrize("broken", ["host_key", "pii_key", "county_secret"])
+def test_what_a_retry_cannot_mend_fails_the_task_on_its_first_try(hub_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  inbox_server: Any, inbox: Any, county: Any,
+                                                                  broken: str) -> None:
+    """A changed host key, a missing pii_key, a refused signature: red at once, not after 20 minutes of retries."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    inbox.upload_atomic(market_xml("SHOP", good_records("SHOP", AT.date(), 2), AT), f"/market/inbox/MARKET_SHOP_{D}_001.xml")
+    dag_id, task_id = "ingest_market", "take_market_files"
+    if broken == "host_key":
+        conn = inbox_server.airflow_connection()
+        conn["extra"]["host_key"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbV0Ts8Yw2eYvQwXWqJ8K9xkx1nGkzq6mJm1y0eVbKk"
+        monkeypatch.setenv("AIRFLOW_CONN_INBOX_SFTP", json.dumps(conn))
+    elif broken == "pii_key":
+        monkeypatch.delenv("AIRFLOW_CONN_PII_KEY")
+    else:
+        assert run_dag("ingest_market")[0].state == "success" and run_dag("merge_credit")[0].state == "success"
+        conn = county_conn(county)
+        conn["extra"]["app_secret"] = "not-the-secret-0123456789abcdef"
+        monkeypatch.setenv("AIRFLOW_CONN_COUNTY_PLATFORM", json.dumps(conn))
+        dag_id, task_id = "push_county", "push_county_batches"
+    bag = DagBag(dag_folder=str(helpers.REPO / "dags"))
+    assert bag.dags[dag_id].get_task(task_id).retries == 3
+    dr, states = run_dag(dag_id)
+    assert states[task_id] == "failed"
+    (ti,) = [t for t in dr.get_task_instances() if t.task_id == task_id]
+    assert ti.try_number == 1

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make test-clocks`: the test suite under other clocks and host time zones, to show that no test
+# depends on the day it runs or on the host's zone. Each run fakes the system clock of pytest and
+# everything it starts (libfaketime; sshd, the sandboxes, Airflow's dag.test()) to start at one
+# instant and tick from there, with TZ set to one zone. Monotonic clocks stay real (time-outs).
+#
+#   bash scripts/clock-matrix.sh                 every instant x every zone
+#   bash scripts/clock-matrix.sh -- tests/unit   the same, for some tests only (pytest arguments)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+INSTANTS=("2026-12-31T23:59:00+08:00" "2027-01-01T00:01:00+08:00" "2028-02-29T12:00:00+08:00")
+ZONES=("UTC" "Asia/Shanghai")
+[ "${1:-}" = "--" ] && shift
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(-q -p no:cacheprovider)
+
+if ! command -v faketime >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "installing Debian package: faketime"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq faketime >/dev/null
+fi
+export HUB_TEST_PG_URL="${HUB_TEST_PG_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/postgres}"
+export FAKETIME_DONT_FAKE_MONOTONIC=1
+failed=0
+for at in "${INSTANTS[@]}"; do
+  for zone in "${ZONES[@]}"; do
+    start=$(TZ="$zone" date -d "$at" "+%Y-%m-%d %H:%M:%S")
+    echo "== clock at $at (host time $start $zone) =="
+    if ! TZ="$zone" faketime -m -f "@$start" "$BIN/pytest" "${args[@]}"; then
+      echo "!! failed with the clock at $at, TZ=$zone"
+      failed=1
+    fi
+  done
+done
+exit $failed
