@@ -1,6 +1,7 @@
 """Alerts for admins: kept in the store (the Exchange page lists them) and, when configured,
-sent to a chat robot webhook (connection ``alert_webhook``) and by e-mail (connection
-``alert_smtp``). Both channels are optional; a failing channel is logged, never fatal.
+sent to a chat robot (connection ``alert_webhook``: DingTalk or WeCom) and by e-mail (connection
+``alert_smtp``, Airflow's SMTP provider). Both channels are optional; a failing channel is
+logged, never fatal, and the alert is offered again at the end of the next task.
 
 Callbacks alone are not relied on (airflow-notes.md): the code that finds a problem
 raises the alert itself.
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import smtplib
-from email.message import EmailMessage
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -47,48 +47,43 @@ def resolve(s: Session, kind: str, source: str, subject: str | None) -> None:
         alert.resolved_at = now_local()
 
 
-def deliver(alerts: list[Alert], get_connection: Any = None) -> int:
-    """Send alerts to the configured channels; returns how many channel deliveries succeeded."""
+def deliver(alerts: list[Alert], get_connection: Any = None, sleep: Any = None) -> tuple[int, int]:
+    """Send alerts to the configured channels: (channels configured, channels that took them).
+
+    E-mail goes through Airflow's SMTP provider (connectors.mail: TLS on 465 or STARTTLS, always
+    verified); the chat robot counts only when it answers errcode 0 (connectors.chat_robot, with
+    DingTalk's signing secret). A channel that fails is logged, never fatal.
+    """
     if not alerts:
-        return 0
+        return 0, 0
     if get_connection is None:
         from credit_exchange.airflow_conn import get_connection as _get
 
         get_connection = _get
     text = "\n".join(f"[犍为信用交换 Qianwei hub] {a.kind} · {a.source} · {a.subject or ''}\n{a.message}" for a in alerts)
-    sent = 0
+    configured = sent = 0
     webhook = _optional(get_connection, WEBHOOK_CONN)
     if webhook is not None:
+        configured += 1
         try:
-            import requests
+            from connectors.chat_robot import send_text
 
-            url = webhook.host if "://" in (webhook.host or "") else f"https://{webhook.host}"
-            url += (webhook.schema or "") if (webhook.schema or "").startswith("/") else ""
-            # The text message shape that DingTalk and WeCom robots both accept.
-            resp = requests.post(url, json={"msgtype": "text", "text": {"content": text}}, timeout=(5, 15))
-            resp.raise_for_status()
+            send_text(webhook, mask_text(text), **({"sleep": sleep} if sleep else {}))
             sent += 1
         except Exception as exc:  # noqa: BLE001 - an alert channel must never fail the task
-            log.error("alert webhook failed: %s", type(exc).__name__)
+            log.error("alert webhook failed: %s", mask_text(str(exc))[:300])
     smtp = _optional(get_connection, SMTP_CONN)
     if smtp is not None:
+        configured += 1
         try:
-            extra = smtp.extra_dejson or {}
-            msg = EmailMessage()
-            msg["Subject"] = f"[犍为信用交换] {len(alerts)} 条告警 (alerts)"
-            msg["From"] = extra.get("from_email", smtp.login or "hub@localhost")
-            msg["To"] = extra.get("to", "")
-            msg.set_content(text)
-            with smtplib.SMTP(smtp.host, smtp.port or 25, timeout=15) as client:
-                if extra.get("starttls", True):
-                    client.starttls()
-                if smtp.login:
-                    client.login(smtp.login, smtp.password or "")
-                client.send_message(msg)
+            from connectors.mail import send_mail
+
+            send_mail(SMTP_CONN, str((smtp.extra_dejson or {}).get("to", "")),
+                      f"[犍为信用交换] {len(alerts)} 条告警 (alerts)", mask_text(text))
             sent += 1
         except Exception as exc:  # noqa: BLE001
-            log.error("alert e-mail failed: %s", type(exc).__name__)
-    return sent
+            log.error("alert e-mail failed: %s: %s", type(exc).__name__, mask_text(str(exc))[:300])
+    return configured, sent
 
 
 def _optional(get_connection: Any, conn_id: str) -> Any:
@@ -103,18 +98,55 @@ def as_json(alert: Alert) -> str:
                        "message": alert.message}, ensure_ascii=False)
 
 
-def deliver_pending(store: Any, get_connection: Any = None) -> int:
-    """Hand every alert not yet notified to the channels; called at the end of each task."""
+# An alert no channel took is offered again at the end of every task, for this long.
+GIVE_UP_AFTER = timedelta(hours=24)
+
+
+def deliver_pending(store: Any, get_connection: Any = None, sleep: Any = None) -> int:
+    """Hand every alert not yet notified to the channels; called at the end of each task.
+
+    An alert counts as notified once a channel took it (or none is configured: the Exchange page
+    is then the only channel). When every configured channel failed it stays pending, and the
+    next task offers it again, for a day at most.
+    """
     with store.session() as s:
         pending = s.execute(select(Alert).where(Alert.notified_at.is_(None)).order_by(Alert.id).limit(200)
                             ).scalars().all()
         if not pending:
             return 0
-        deliver(list(pending), get_connection)
+        configured, sent = deliver(list(pending), get_connection, sleep)
         now = now_local()
+        done = 0
         for alert in pending:
-            alert.notified_at = now
-        return len(pending)
+            if sent or not configured or now - alert.created_at > GIVE_UP_AFTER:
+                if configured and not sent:
+                    log.error("alert %s (%s) never reached a channel; given up after %s", alert.id, alert.kind,
+                              GIVE_UP_AFTER)
+                alert.notified_at = now
+                done += 1
+        return done
+
+
+def cycle_checked(s: Session, night: str, outcomes: dict[str, str]) -> list[Alert]:
+    """The nightly cycle's check at 06:00: an alert per DAG not done (``outcomes``: dag id → ``done``,
+    ``failed``, ``running`` or ``not_run``); a DAG done again closes its alerts of earlier nights."""
+    from credit_exchange.messages import message
+
+    raised: list[Alert] = []
+    for dag_id, outcome in sorted(outcomes.items()):
+        if outcome == "done":
+            for old in s.execute(select(Alert).where(Alert.kind == "cycle_late", Alert.source == dag_id,
+                                                     Alert.resolved_at.is_(None))).scalars():
+                old.resolved_at = now_local()
+            continue
+        alert = raise_alert(s, "cycle_late", dag_id, night, message("cycle_late", dag_id=dag_id, night=night,
+                                                                     state=CYCLE_STATES.get(outcome, outcome)))
+        if alert is not None:
+            raised.append(alert)
+    return raised
+
+
+CYCLE_STATES = {"failed": "失败 failed", "running": "仍在运行 still running", "not_run": "未运行 never ran"}
 
 
 def on_task_failure(context: dict[str, Any], store: Any = None) -> Alert | None:

@@ -22,7 +22,7 @@ def test_alerts_are_handed_to_the_channels_once(sqlite_store: Any) -> None:
     sent: list[str] = []
 
     class Webhook:
-        host, schema, extra_dejson = "https://robot.example", "", {}
+        host, schema, password, extra_dejson = "https://robot.example/robot/send", "", "token", {}
 
     def connections(conn_id: str) -> Any:
         if conn_id == "alert_webhook":
@@ -32,8 +32,9 @@ def test_alerts_are_handed_to_the_channels_once(sqlite_store: Any) -> None:
     import requests
 
     original = requests.post
-    requests.post = lambda url, json, timeout: (sent.append(json["text"]["content"]),  # type: ignore[assignment]
-                                               SimpleNamespace(raise_for_status=lambda: None))[1]
+    requests.post = lambda url, json, timeout, verify: (  # type: ignore[assignment]
+        sent.append(json["text"]["content"]),
+        SimpleNamespace(status_code=200, content=b"{}", json=lambda: {"errcode": 0, "errmsg": "ok"}))[1]
     try:
         with sqlite_store.session() as s:
             raise_alert(s, "pboc_pair_corrupt", "pboc", "P.dat", "摘要不符 (digest mismatch) 511123199001011234")
