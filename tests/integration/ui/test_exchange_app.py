@@ -128,6 +128,30 @@ def test_requeue_through_the_page_is_done_and_audited(admin: Any, store: Any, ni
     assert again.status_code == 409
 
 
+def test_a_name_with_an_id_number_is_masked_in_the_reply_and_the_audit_log(admin: Any, store: Any, vault: Any,
+                                                                          inbox: Any, inbox_root: Path) -> None:
+    import json
+
+    from credit_exchange import config
+    from credit_exchange.ingest import InboxIngest
+
+    name = "11010519491231002X_处罚.xml"
+    inbox.write_bytes(f"/market/inbox/{name}", b"<x/>")
+    InboxIngest(config.feed("market"), inbox, store, vault, now_local().date(), run_id="pii").run()
+    with store.session() as s:
+        fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == name)).scalar_one()
+    listing = admin.get(P + "/api/details/quarantined?department=market").text
+    assert "11010519491231002X" not in listing and "110105********002X" in listing
+    before = len(audit_rows("qianwei_exchange.requeue_file"))
+    r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
+                   headers={**SAME_ORIGIN, "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert "11010519491231002X" not in r.text and "110105********002X" in r.text
+    assert (inbox_root / "market" / "inbox" / name).exists()  # the real file moved, under its real name
+    [entry] = audit_rows("qianwei_exchange.requeue_file")[before:]
+    assert "11010519491231002X" not in json.dumps(entry, ensure_ascii=False)
+
+
 def test_posts_from_another_site_are_refused(admin: Any, store: Any, night: Any, inbox_root: Path) -> None:
     with store.session() as s:
         fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
