@@ -2,7 +2,8 @@
 # `make test-clocks`: the test suite under other clocks and host time zones, to show that no test
 # depends on the day it runs or on the host's zone. Each run fakes the system clock of pytest and
 # everything it starts (libfaketime; sshd, the sandboxes, Airflow's dag.test()) to start at one
-# instant and tick from there, with TZ set to one zone. Monotonic clocks stay real (time-outs).
+# instant and tick from there, with TZ set to one zone. Monotonic clocks and file times stay
+# real (time-outs; mtimes the tests set), see scripts/clock-matrix/sitecustomize.py.
 #
 #   bash scripts/clock-matrix.sh                 every instant x every zone
 #   bash scripts/clock-matrix.sh -- tests/unit   the same, for some tests only (pytest arguments)
@@ -21,7 +22,12 @@ if ! command -v faketime >/dev/null; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq faketime >/dev/null
 fi
 export HUB_TEST_PG_URL="${HUB_TEST_PG_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/postgres}"
-export FAKETIME_DONT_FAKE_MONOTONIC=1
+# Real monotonic clock: faked, every timed lock wait lasts the whole offset. libfaketime then
+# breaks time.sleep(); the sitecustomize shim on PYTHONPATH mends it in every Python we start.
+export FAKETIME_DONT_FAKE_MONOTONIC=1 QW_CLOCK_MATRIX=1
+export PYTHONPATH="$PWD/scripts/clock-matrix${PYTHONPATH:+:$PYTHONPATH}"
+# File times as the file system holds them: a test that sets an mtime reads back that mtime.
+export NO_FAKE_STAT=1
 failed=0
 for at in "${INSTANTS[@]}"; do
   for zone in "${ZONES[@]}"; do
