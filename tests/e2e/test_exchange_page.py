@@ -136,6 +136,12 @@ class DevTools:
         self.ws.close()
 
 
+def _viewer_env() -> dict[str, str]:
+    """The browser only looks at the page: under `make test-clocks` it keeps the real clock
+    (libfaketime breaks Chromium's crash handler), while the hub it looks at runs on the fake one."""
+    return {k: v for k, v in os.environ.items() if k not in {"LD_PRELOAD", "FAKETIME"}}
+
+
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[DevTools]:
     profile = tmp_path / "chromium-profile"
@@ -147,7 +153,7 @@ def browser(tmp_path: Path) -> Iterator[DevTools]:
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
              "--window-size=1400,1000", "about:blank"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=_viewer_env())
     try:
         port = wait_for("chromium", lambda: int((profile / "DevToolsActivePort").read_text().split()[0]), 20,
                         proc, log)
