@@ -1,9 +1,9 @@
 """Builds the hub's two C extensions (everything else is in pyproject.toml).
 
-- ``credit_exchange.parsers._market_sax`` reads market XML Records straight from libxml2
-  (see credit_exchange/parsers/market_xml.py);
-- ``credit_exchange._checks`` runs the USCC, organisation code, ID number and date checks
-  that jsonschema-rs calls for every record (see credit_exchange/checks.py).
+- ``credit_exchange.feeds.market._sax`` reads market XML Records straight from libxml2
+  (see credit_exchange/feeds/market/parser.py);
+- ``credit_exchange.standard._checks`` runs the USCC, organisation code, ID number and date checks
+  that jsonschema-rs calls for every record (see credit_exchange/standard/checks.py).
 
 Each is held to its Python reference by the tests. They need a C compiler and libxml2's
 headers (Debian: gcc, libxml2-dev; ``make install`` sees to them).
@@ -30,7 +30,7 @@ def _libxml2_flags() -> tuple[list[str], list[str]]:
 _includes, _libs = _libxml2_flags()
 _FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 setup(ext_modules=[
-    Extension("credit_exchange.parsers._market_sax", ["credit_exchange/parsers/_market_sax.c"],
+    Extension("credit_exchange.feeds.market._sax", ["credit_exchange/feeds/market/_sax.c"],
               include_dirs=_includes, libraries=_libs, extra_compile_args=_FLAGS),
-    Extension("credit_exchange._checks", ["credit_exchange/_checks.c"], extra_compile_args=_FLAGS),
+    Extension("credit_exchange.standard._checks", ["credit_exchange/standard/_checks.c"], extra_compile_args=_FLAGS),
 ])

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                                  ("parse worker peak RSS (MB)", "worker_peak_rss_mb"),
                                  ("task CPU (s)", "cpu_s"), ("parse worker CPU (s)", "worker_cpu_s")]), "",
                 "Files of 16 MiB or more are parsed, mapped and validated in a worker process while the",
-                "task's process streams, classifies and stores (credit_exchange/pipeline.py): two processes,",
+                "task's process streams, classifies and stores (credit_exchange/intake/pipeline.py): two processes,",
                 "each with its own peak. Peaks are each process's own high-water mark (VmHWM in /proc), not",
                 "getrusage's ru_maxrss, which Linux carries over from the image a process had before exec",
                 "(a worker started by a 180 MB task would report 180 MB however little it used).", ""]

@@ -32,8 +32,8 @@ HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<CreditData xmlns="urn:qianwei:
 def write_penalty_file(path: Path, n: int, distinct: int = 20_000) -> int:
     """A market penalty file of ``n`` valid records, streamed to disk (the body of ``distinct`` records repeats
     with fresh ids, so generating gigabytes stays quick); returns its size."""
-    from credit_exchange.mapping import to_national
-    from credit_exchange.samples import valid_record
+    from credit_exchange.standard.mapping import to_national
+    from sandbox.samples import valid_record
 
     def body(i: int) -> str:
         return "".join(f"<{c}>{escape(v)}</{c}>" for c, v in
@@ -98,7 +98,7 @@ def _timed_child(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float,
 
 
 def _setup(state: Path) -> tuple[Any, dict[str, str]]:
-    from credit_exchange.crypto import PiiVault
+    from credit_exchange.standard.crypto import PiiVault
     from sandbox.sshd import INBOX_FOLDERS, start_sshd
 
     server = start_sshd(state / "sshd", state / "data", folders=INBOX_FOLDERS)
@@ -184,8 +184,8 @@ def plain_pipeline_here(source: Path, state: Path, limit: int) -> dict[str, Any]
     """The naive baseline: lxml + reused jsonschema reference validator + per-batch SQLite inserts."""
     from lxml import etree
 
-    from credit_exchange.mapping import from_national
-    from credit_exchange.validation import _engines
+    from credit_exchange.standard.mapping import from_national
+    from credit_exchange.standard.validation import _engines
 
     validator = _engines().reference["administrative_penalty"]
     db = sqlite3.connect(state / "plain.db")
@@ -225,8 +225,8 @@ def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
     code = CHILD_PEAK_CODE + (
         "import json,os,time\n"
         "from credit_exchange import config\n"
-        "from credit_exchange.crypto import PiiVault\n"
-        "from credit_exchange.ingest import InboxIngest\n"
+        "from credit_exchange.standard.crypto import PiiVault\n"
+        "from credit_exchange.feeds.inbox import InboxIngest\n"
         "from credit_exchange.store import Store\n"
         "from connectors.sftp import SftpConnector\n"
         "from datetime import date\n"
@@ -242,7 +242,7 @@ def hub_core_memory(state: Path, gib: float) -> dict[str, Any]:
     finally:
         server.stop()
     accepted, secs, cpu, worker_cpu, peak, worker_peak = json.loads(out.stdout.strip().splitlines()[-1])
-    # A big file is parsed in a worker process (credit_exchange/pipeline.py): its peak counts too.
+    # A big file is parsed in a worker process (credit_exchange/intake/pipeline.py): its peak counts too.
     return {"file_gib": round(size / 1024**3, 2), "records": accepted, "run_s": round(secs),
             "records_per_s": round(accepted / secs), "peak_rss_mb": round(peak),
             "worker_peak_rss_mb": round(worker_peak), "cpu_s": round(cpu), "worker_cpu_s": round(worker_cpu)}

@@ -1,6 +1,6 @@
 """Where an ingested record's time goes: each stage of the ingest path alone, on one core.
 
-The same code the ingest runs (``credit_exchange.parsers``, ``prepare``, ``RecordIntake``), timed
+The same code the ingest runs (``credit_exchange.feeds.registry``, ``prepare``, ``RecordIntake``), timed
 stage by stage on a local file of distinct penalty records, with the Python format checks' caches
 emptied first (the reference path uses them; the C checks keep none), the garbage collector held
 back as in the ingest (``few_collections``). CPU time, best of ``repeats``.
@@ -21,7 +21,7 @@ NAME = "MARKET_PENALTY_20261128_001.xml"
 
 
 def _clear_caches() -> None:
-    from credit_exchange import checks
+    from credit_exchange.standard import checks
 
     for fn in (checks._uscc_ok, checks._org_code_ok, checks._id_number_ok, checks._date_ok):
         fn.cache_clear()
@@ -29,14 +29,14 @@ def _clear_caches() -> None:
 
 def _once(source: Path, n: int, work: Path) -> dict[str, float]:
     from credit_exchange import config
-    from credit_exchange.canonical import canonical_json_valid
-    from credit_exchange.crypto import PiiVault
-    from credit_exchange.intake import RecordIntake
-    from credit_exchange.parsers import get_parser
-    from credit_exchange.pipeline_prepare import chunked, prepare
+    from credit_exchange.feeds.registry import get_parser
+    from credit_exchange.intake.prepare import chunked, prepare
+    from credit_exchange.intake.records import RecordIntake
+    from credit_exchange.standard.canonical import canonical_json_valid
+    from credit_exchange.standard.crypto import PiiVault
+    from credit_exchange.standard.validation import get_validator
     from credit_exchange.store import Store
     from credit_exchange.store.models import ReceivedFile
-    from credit_exchange.validation import get_validator
 
     feed = config.feed("market")
     validator = get_validator(TODAY)
@@ -91,7 +91,7 @@ def _once(source: Path, n: int, work: Path) -> dict[str, float]:
 def run(work: Path, n: int = 50_000, repeats: int = 2) -> dict[str, Any]:
     source = work / "stages.xml"
     write_penalty_file(source, n, distinct=n)
-    from credit_exchange.pipeline_prepare import few_collections
+    from credit_exchange.intake.prepare import few_collections
 
     # As in the ingest (both processes hold the collector back while a file streams); here every
     # stage's output stays in memory until the next, which the default thresholds would walk over

@@ -15,9 +15,9 @@ from typing import Any
 
 import jsonschema
 
-from credit_exchange.fields import FIELDS
-from credit_exchange.samples import valid_record
-from credit_exchange.validation import _engines, get_validator
+from credit_exchange.standard.fields import FIELDS
+from credit_exchange.standard.validation import _engines, get_validator
+from sandbox.samples import valid_record
 
 TODAY = datetime.date(2026, 11, 28)
 

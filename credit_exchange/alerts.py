@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credit_exchange.pii import mask_text
+from credit_exchange.standard.pii import mask_text
 from credit_exchange.store import Alert
 from credit_exchange.timeutil import now_local
 
@@ -130,7 +130,7 @@ def deliver_pending(store: Any, get_connection: Any = None, sleep: Any = None) -
 def cycle_checked(s: Session, night: str, outcomes: dict[str, str]) -> list[Alert]:
     """The nightly cycle's check at 06:00: an alert per DAG not done (``outcomes``: dag id → ``done``,
     ``failed``, ``running`` or ``not_run``); a DAG done again closes its alerts of earlier nights."""
-    from credit_exchange.messages import message
+    from credit_exchange.standard.messages import message
 
     raised: list[Alert] = []
     for dag_id, outcome in sorted(outcomes.items()):

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import ALERTING, CYCLE_CHECK, START, cron
+from credit_exchange.runtime.schedule import ALERTING, CYCLE_CHECK, START, cron
 
 
 @dag(
@@ -32,7 +32,7 @@ from credit_exchange.schedule import ALERTING, CYCLE_CHECK, START, cron
 def check_nightly_cycle() -> None:
     @task(task_id="check_cycle_done")
     def check(**context) -> dict:
-        from credit_exchange.tasks.cycle import check_nightly_cycle as run
+        from credit_exchange.runtime.cycle import check_nightly_cycle as run
 
         return run(context)
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, cron
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron
 
 
 @dag(
@@ -32,7 +32,7 @@ from credit_exchange.schedule import NETWORK_DAG_ARGS, cron
 def collect_city_receipts() -> None:
     @task(task_id="collect_receipts")
     def collect(**context) -> dict:
-        from credit_exchange.tasks.city import collect_city_receipts as run
+        from credit_exchange.runtime.city import collect_city_receipts as run
 
         return run(context)
 

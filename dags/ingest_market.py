@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly_or_inbox
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly_or_inbox
 
 
 def take_market_files(**context) -> dict:
-    from credit_exchange.tasks.inbox import ingest_inbox
+    from credit_exchange.runtime.inbox import ingest_inbox
 
     return ingest_inbox("market", context)
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly
 
 
 def take_pboc_pairs(**context) -> dict:
-    from credit_exchange.tasks.pboc import ingest_pboc
+    from credit_exchange.runtime.pboc import ingest_pboc
 
     return ingest_pboc(context)
 

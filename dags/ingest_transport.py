@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly
 
 
 def pull_transport_api(**context) -> dict:
-    from credit_exchange.tasks.transport import pull_transport
+    from credit_exchange.runtime.transport import pull_transport
 
     return pull_transport(context)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, dag, task
 
-from credit_exchange.schedule import (
+from credit_exchange.runtime.schedule import (
     ALERTING,
     DELIVERIES,
     RECORD_VERSIONS,
@@ -45,13 +45,13 @@ from credit_exchange.schedule import (
 def merge_credit() -> None:
     @task(task_id="merge_deliveries", retries=2)
     def merge_deliveries(**context) -> dict:
-        from credit_exchange.tasks.merge import merge
+        from credit_exchange.runtime.merge import merge
 
         return merge(context)
 
     @task(task_id="derive_lists_and_profiles", retries=2)
     def derive_lists_and_profiles(**context) -> dict:
-        from credit_exchange.tasks.merge import derive
+        from credit_exchange.runtime.merge import derive
 
         return derive(context)
 

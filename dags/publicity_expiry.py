@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, cron
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron
 
 
 @dag(
@@ -29,7 +29,7 @@ from credit_exchange.schedule import NETWORK_DAG_ARGS, cron
 def publicity_expiry() -> None:
     @task(task_id="withdraw_expired_penalties")
     def withdraw(**context) -> dict:
-        from credit_exchange.tasks.city import publicity_expiry as run
+        from credit_exchange.runtime.city import publicity_expiry as run
 
         return run(context)
 

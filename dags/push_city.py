@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, versions_or_nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, versions_or_nightly
 
 
 @dag(
@@ -32,7 +32,7 @@ from credit_exchange.schedule import NETWORK_DAG_ARGS, versions_or_nightly
 def push_city() -> None:
     @task(task_id="push_city_files")
     def push(**context) -> dict:
-        from credit_exchange.tasks.city import push_city as run
+        from credit_exchange.runtime.city import push_city as run
 
         return run(context)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.schedule import NETWORK_DAG_ARGS, versions_or_nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, versions_or_nightly
 
 
 @dag(
@@ -32,14 +32,14 @@ from credit_exchange.schedule import NETWORK_DAG_ARGS, versions_or_nightly
 def push_county() -> None:
     @task(task_id="push_county_batches")
     def push(**context) -> dict:
-        from credit_exchange.tasks.push_county import push_county as run
+        from credit_exchange.runtime.push_county import push_county as run
 
         return run(context)
 
     @task(task_id="reconcile_county")
     def reconcile(**context) -> dict:
         """Compares a slice of the records with GET /api/v1/records/{id}; drift is queued again."""
-        from credit_exchange.tasks.push_county import reconcile_county
+        from credit_exchange.runtime.push_county import reconcile_county
 
         return reconcile_county(context)
 

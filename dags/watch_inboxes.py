@@ -19,8 +19,8 @@ from datetime import timedelta
 from airflow.sdk import dag, task
 
 from credit_exchange.config import watched_inboxes
-from credit_exchange.schedule import ALERTING, SHORT_TASK_LIMIT, START, cron, inbox_asset
-from credit_exchange.tasks.watch import WatchInbox
+from credit_exchange.runtime.schedule import ALERTING, SHORT_TASK_LIMIT, START, cron, inbox_asset
+from credit_exchange.runtime.watch import WatchInbox
 
 # A watch ends before the next one starts (every 15 minutes).
 WATCH_FOR = timedelta(minutes=14)

@@ -9,7 +9,7 @@ Airflow token itself (plugin endpoints are not behind Airflow's login).
 Restart the API server after changing this plugin.
 
 Its listener masks personal data in every log line of every task process
-(``credit_exchange.logmask``), from the moment the task starts running.
+(``credit_exchange.runtime.logmask``), from the moment the task starts running.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class _MaskTaskLogs:
 
     @hookimpl
     def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
-        from credit_exchange.logmask import install
+        from credit_exchange.runtime.logmask import install
 
         install()
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from lxml import etree
 
-from credit_exchange.city_xml import (
+from credit_exchange.publish.city.xml import (
     FILE_NAME_RE,
     OK_SUFFIX,
     RECEIPT_SUFFIX,
@@ -43,7 +43,7 @@ from credit_exchange.city_xml import (
     sm3_hex,
     write_receipt,
 )
-from credit_exchange.xsd import NS, validate_city_xml
+from credit_exchange.publish.city.xsd import NS, validate_city_xml
 
 log = logging.getLogger(__name__)
 

@@ -140,7 +140,7 @@ def county_records(url: str) -> list[dict[str, Any]]:
 def report(state: Path, info: dict[str, Any], results: list[tuple[str, bool, float]]) -> None:
     from sqlalchemy import func, select
 
-    from credit_exchange.crypto import PiiVault
+    from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.store import Batch, CityFile, OutboxItem, ReceivedFile, Record, Reject, Store
     from sandbox.city_platform import holdings
 

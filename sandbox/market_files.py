@@ -13,8 +13,8 @@ from typing import Any
 
 from lxml import etree
 
-from credit_exchange.mapping import to_national
-from credit_exchange.samples import valid_record
+from credit_exchange.standard.mapping import to_national
+from sandbox.samples import valid_record
 
 NS = "urn:qianwei:market:credit:1"
 KIND_TYPES = {"LICENSE": "administrative_license", "PENALTY": "administrative_penalty",

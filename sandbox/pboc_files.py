@@ -13,9 +13,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from credit_exchange.mapping import format_decimal
-from credit_exchange.parsers.pboc_dat import COLUMNS
-from credit_exchange.samples import valid_record
+from credit_exchange.feeds.pboc.parser import COLUMNS
+from credit_exchange.standard.mapping import format_decimal
+from sandbox.samples import valid_record
 
 RECORD_TYPE = "payment_risk_event"
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from credit_exchange.fields import FIELDS
-from credit_exchange.mapping import to_national
-from credit_exchange.samples import valid_record
+from credit_exchange.standard.fields import FIELDS
+from credit_exchange.standard.mapping import to_national
+from sandbox.samples import valid_record
 
 RECORD_TYPE = "fraud_case"
 _OP = FIELDS.op_column(RECORD_TYPE)

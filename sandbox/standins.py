@@ -50,7 +50,7 @@ def _secrets(state: Path) -> dict[str, str]:
     path = state / "secrets.json"
     data = _json(path)
     if not data:
-        from credit_exchange.crypto import PiiVault
+        from credit_exchange.standard.crypto import PiiVault
 
         data = {"county_app_key": "qw-hub-" + secrets.token_hex(4), "county_app_secret": secrets.token_urlsafe(32),
                 "transport_app_key": "qw-hub-" + secrets.token_hex(4),

@@ -19,8 +19,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from credit_exchange.samples import REGION, make_id_number, make_uscc, person_name, valid_record
 from credit_exchange.timeutil import LOCAL
+from sandbox.samples import REGION, make_id_number, make_uscc, person_name, valid_record
 
 AUTHORITY_TRANSPORT = "犍为县交通运输局"
 AUTHORITY_TRANSPORT_USCC = make_uscc("11", REGION, 4)

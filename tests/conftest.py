@@ -138,14 +138,14 @@ def sqlite_store(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def pii_key() -> str:
-    from credit_exchange.crypto import PiiVault
+    from credit_exchange.standard.crypto import PiiVault
 
     return PiiVault.generate_key()
 
 
 @pytest.fixture
 def vault(pii_key: str) -> Any:
-    from credit_exchange.crypto import PiiVault
+    from credit_exchange.standard.crypto import PiiVault
 
     return PiiVault(pii_key)
 

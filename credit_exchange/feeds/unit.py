@@ -24,9 +24,9 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from connectors.http_api import TransientHttpError
 from connectors.sftp import SftpConnectError, SftpConnectionLost, SftpTimeout, TransferChanged
-from credit_exchange.parsers.base import FileRejected
-from credit_exchange.pii import mask_text
-from credit_exchange.pipeline import PipelineFailed
+from credit_exchange.intake.pipeline import PipelineFailed
+from credit_exchange.standard.pii import mask_text
+from credit_exchange.standard.records import FileRejected
 
 log = logging.getLogger(__name__)
 

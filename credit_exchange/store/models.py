@@ -2,7 +2,7 @@
 
 Every table is append-mostly and keyed so that a replayed run finds what an
 earlier one did. Personal data never lands here in clear text: record bodies
-are stored with their PII fields encrypted (see ``credit_exchange.crypto``) and
+are stored with their PII fields encrypted (see ``credit_exchange.standard.crypto``) and
 batch bodies for the county platform are encrypted whole.
 """
 

@@ -28,11 +28,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from credit_exchange import admin_actions, dashboard
-from credit_exchange.pii import mask_obj, mask_text
+from credit_exchange.standard.pii import mask_obj, mask_text
 from credit_exchange.store import Store
 from credit_exchange.timeutil import now_local
-from credit_exchange.web import templates
+from credit_exchange.web import actions as admin_actions
+from credit_exchange.web import dashboard, templates
 from credit_exchange.web.auth import (
     NotAuthenticated,
     Viewer,

@@ -50,9 +50,9 @@ PARSE = textwrap.dedent("""
                              "retry_policy": sorted({type(t.retry_policy).__name__ for t in d.tasks})}
                  for d in bag.dags.values()},
         "core_modules_imported": [m for m in heavy if m.startswith(("credit_exchange", "connectors"))
-                                  and m not in {"credit_exchange", "credit_exchange.schedule",
-                                                "credit_exchange.config", "credit_exchange.tasks",
-                                                "credit_exchange.tasks.watch"}],
+                                  and m not in {"credit_exchange", "credit_exchange.runtime.schedule",
+                                                "credit_exchange.config", "credit_exchange.runtime",
+                                                "credit_exchange.runtime.watch"}],
         "elapsed": elapsed,
     }))
 """)
@@ -103,7 +103,7 @@ def test_every_schedule_is_an_explicit_cron_trigger_timetable_in_asia_shanghai(a
 
 
 def test_the_check_at_six_covers_the_whole_nightly_cycle(airflow_db: str) -> None:
-    from credit_exchange.schedule import NIGHTLY_CYCLE
+    from credit_exchange.runtime.schedule import NIGHTLY_CYCLE
 
     dags = parse_dags(airflow_db)["dags"]
     assert dags["check_nightly_cycle"]["timetable"][3] == "0 6 * * *"

@@ -50,10 +50,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 @pytest.fixture
 def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, inbox: Any, inbox_root: Path,
           county: Any, servers: dict[str, Any], pii_key: str, tmp_path: Path) -> dict[str, Any]:
-    from credit_exchange.samples import make_id_number, valid_record
     from sandbox import pboc_files, police_files, transport_data
     from sandbox.market_files import XmlRecord, demo_night, market_xml
     from sandbox.police_files import csv_row
+    from sandbox.samples import make_id_number, valid_record
 
     transport = servers["transport"]
     env = connection_env(
@@ -96,8 +96,8 @@ def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, i
     for endpoint, items in transport_data.demo_items(NIGHT.date()).items():
         transport.add_items(endpoint, items)
         inputs.append(json.dumps(items, ensure_ascii=False).encode())
-    from credit_exchange.checks import uscc_problems
-    from credit_exchange.subjects import PLACEHOLDER_USCC
+    from credit_exchange.standard.checks import uscc_problems
+    from credit_exchange.standard.subjects import PLACEHOLDER_USCC
 
     # Every 18-character ID-number-shaped value of the inputs, valid or not; a valid USCC made of
     # digits only, or the USCC placeholder, is not an ID number (and is public).
@@ -108,8 +108,8 @@ def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, i
 
 def run(dag_id: str) -> Any:
     """A run of the night at the DAG's own time: the pushes' nightly runs are at 03:30, the rest at 01:30."""
-    from credit_exchange.schedule import NIGHTLY_CYCLE
-    from credit_exchange.tasks.cycle import fire_time
+    from credit_exchange.runtime.cycle import fire_time
+    from credit_exchange.runtime.schedule import NIGHTLY_CYCLE
 
     at = fire_time(NIGHT.date(), NIGHTLY_CYCLE[dag_id]) if dag_id in NIGHTLY_CYCLE else NIGHT
     dr, states = helpers.run_dag(dag_id, at)
@@ -119,9 +119,9 @@ def run(dag_id: str) -> Any:
 
 def exchange_page_text(store_url: str) -> str:
     """Everything the Exchange page shows: the overview and every list behind its numbers."""
-    from credit_exchange import dashboard
     from credit_exchange.store import Store
     from credit_exchange.timeutil import now_local
+    from credit_exchange.web import dashboard
 
     store = Store(store_url, migrate_now=False)
     try:

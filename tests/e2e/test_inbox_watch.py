@@ -92,7 +92,7 @@ def test_the_trigger_ends_quietly_when_nothing_comes_and_reports_a_dead_server(
     import socket
     import time
 
-    from credit_exchange.tasks.watch import InboxWatchTrigger
+    from credit_exchange.runtime.watch import InboxWatchTrigger
 
     async def first(trigger: InboxWatchTrigger) -> Any:
         async for event in trigger.run():
@@ -100,7 +100,7 @@ def test_the_trigger_ends_quietly_when_nothing_comes_and_reports_a_dead_server(
 
     trigger = InboxWatchTrigger("inbox_sftp", "/market/inbox", "MARKET_*.xml", 0.2, time.time() + 1)
     assert asyncio.run(first(trigger)) == {"status": "nothing"}
-    assert trigger.serialize()[0] == "credit_exchange.tasks.watch.InboxWatchTrigger"
+    assert trigger.serialize()[0] == "credit_exchange.runtime.watch.InboxWatchTrigger"
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

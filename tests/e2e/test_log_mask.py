@@ -1,6 +1,6 @@
 """No ID or phone number reaches a task log, the traceback of a failed task included (issue 10, point 5).
 
-The mask is the plugin's: its listener installs ``credit_exchange.logmask`` in the task process
+The mask is the plugin's: its listener installs ``credit_exchange.runtime.logmask`` in the task process
 when the task starts. The task's log is captured as Airflow writes it in production (JSON events,
 exceptions rendered as structured frames).
 """

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from connectors.sftp import SftpConnector
 from credit_exchange import config
-from credit_exchange.ingest import InboxIngest
+from credit_exchange.feeds.inbox import InboxIngest
 from credit_exchange.store import Alert, Claim, ReceivedFile
 from credit_exchange.store.claims import Claims, Owner
 from credit_exchange.timeutil import LOCAL

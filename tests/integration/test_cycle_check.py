@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 
 from credit_exchange import alerts
-from credit_exchange.schedule import NIGHTLY_CYCLE
+from credit_exchange.runtime.cycle import fire_time, outcomes
+from credit_exchange.runtime.schedule import NIGHTLY_CYCLE
 from credit_exchange.store import Alert
-from credit_exchange.tasks.cycle import fire_time, outcomes
 from credit_exchange.timeutil import LOCAL
 
 NIGHT = date(2026, 12, 31)

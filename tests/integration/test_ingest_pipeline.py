@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from credit_exchange import config, pipeline
-from credit_exchange.ingest import InboxIngest, IngestInterrupted
+from credit_exchange import config
+from credit_exchange.feeds.inbox import InboxIngest, IngestInterrupted
+from credit_exchange.intake import pipeline
 from credit_exchange.store import Delivery, ReceivedFile
 from sandbox.market_files import good_records, market_xml
 from tests.integration.test_market_ingest import (  # noqa: F401 - collected again, through the pipeline
@@ -72,7 +73,7 @@ def test_small_files_stay_in_process(inbox, inbox_root, store, vault, through_pi
 
 
 # The real worker, which exits abruptly right after sending its first batch.
-_DYING = ("import os, credit_exchange.pipeline_prepare as p\n"
+_DYING = ("import os, credit_exchange.intake.prepare as p\n"
           "real = p.send\n"
           "def send(out, obj):\n"
           "    real(out, obj)\n"
@@ -83,7 +84,7 @@ _DYING = ("import os, credit_exchange.pipeline_prepare as p\n"
 
 
 # The real worker, whose output falls out of step after its first batch (stray bytes on the pipe).
-_GARBLED = ("import os, credit_exchange.pipeline_prepare as p\n"
+_GARBLED = ("import os, credit_exchange.intake.prepare as p\n"
             "real = p.send\n"
             "def send(out, obj):\n"
             "    real(out, obj)\n"

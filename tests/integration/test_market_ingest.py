@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from credit_exchange import config
-from credit_exchange.ingest import InboxIngest, IngestInterrupted
+from credit_exchange.feeds.inbox import InboxIngest, IngestInterrupted
 from credit_exchange.store import Delivery, ReceivedFile, Reject
 from credit_exchange.timeutil import LOCAL
 from sandbox.market_files import XmlRecord, break_record, good_records, market_xml

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from credit_exchange import config
-from credit_exchange.ingest import InboxIngest
-from credit_exchange.merge import merge_pending
-from credit_exchange.push_county import CountyPusher, PushIncomplete
+from credit_exchange.feeds.inbox import InboxIngest
+from credit_exchange.merge.deliveries import merge_pending
+from credit_exchange.publish.county.push import CountyPusher, PushIncomplete
 from credit_exchange.store import Batch, OutboxItem, Record, RecordVersion, Store
 from credit_exchange.timeutil import LOCAL
 from sandbox.market_files import XmlRecord, good_records, market_xml
@@ -165,7 +165,7 @@ def test_killed_between_platform_store_and_hub_record(inbox, store_url, store, v
     env = {**os.environ, **connection_env(county_platform=county_conn(county), exchange_db=db,
                                           pii_key={"conn_type": "generic", "password": pii_key}),
            "AIRFLOW_HOME": str(tmp_path / "airflow")}
-    proc = subprocess.Popen([sys.executable, "-c", "from credit_exchange.tasks.push_county import push_county; push_county({})"],
+    proc = subprocess.Popen([sys.executable, "-c", "from credit_exchange.runtime.push_county import push_county; push_county({})"],
                             env=env, cwd=REPO, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -211,7 +211,7 @@ def test_two_versions_of_a_record_in_one_merge_chunk(inbox, store, vault) -> Non
 
 
 def test_reconcile_repairs_drift(inbox, store, vault, county, county_client) -> None:
-    from credit_exchange.push_county import reconcile
+    from credit_exchange.publish.county.push import reconcile
 
     take(inbox, store, vault, f"MARKET_PENALTY_{D}_001.xml", "PENALTY", good_records("PENALTY", TODAY, 6))
     merge_pending(store, vault)
@@ -228,7 +228,7 @@ def test_reconcile_repairs_drift(inbox, store, vault, county, county_client) -> 
 
 
 def test_reconcile_walks_the_records_round_robin(inbox, store, vault, county, county_client) -> None:
-    from credit_exchange.push_county import reconcile
+    from credit_exchange.publish.county.push import reconcile
 
     take(inbox, store, vault, f"MARKET_PENALTY_{D}_001.xml", "PENALTY", good_records("PENALTY", TODAY, 5))
     merge_pending(store, vault)

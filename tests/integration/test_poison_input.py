@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from credit_exchange import config
-from credit_exchange.ingest import InboxIngest, IngestInterrupted
-from credit_exchange.parsers import market_xml as market_parser
-from credit_exchange.receipts import receipt_file_name
+from credit_exchange.feeds.inbox import InboxIngest, IngestInterrupted
+from credit_exchange.feeds.market import parser as market_parser
+from credit_exchange.intake.receipts import receipt_file_name
 from credit_exchange.store import Alert, Claim, Delivery, ReceivedFile
 from credit_exchange.timeutil import LOCAL
 from sandbox.market_files import good_records, market_xml
@@ -311,7 +311,7 @@ def test_random_mutations_never_stall_the_inbox(inbox_server, tmp_path_factory) 
     from hypothesis import HealthCheck, given, settings
 
     from connectors.sftp import SftpConnector
-    from credit_exchange.crypto import PiiVault
+    from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.store import Store
     from tests.helpers import as_conn
 

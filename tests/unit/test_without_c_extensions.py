@@ -18,7 +18,7 @@ import importlib.abc, io, json, logging, sys
 
 class NoExtensions(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name in ("credit_exchange._checks", "credit_exchange.parsers._market_sax"):
+        if name in ("credit_exchange.standard._checks", "credit_exchange.feeds.market._sax"):
             raise ImportError(f"{name} was not built")
         return None
 
@@ -26,11 +26,13 @@ sys.meta_path.insert(0, NoExtensions())
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
 from datetime import date, datetime
-from credit_exchange import checks, config
-from credit_exchange.parsers import get_parser, market_xml
-from credit_exchange.pipeline_prepare import prepare
+from credit_exchange.standard import checks
+from credit_exchange import config
+from credit_exchange.feeds.registry import get_parser
+from credit_exchange.feeds.market import parser as market_xml
+from credit_exchange.intake.prepare import prepare
 from credit_exchange.timeutil import LOCAL
-from credit_exchange.validation import get_validator
+from credit_exchange.standard.validation import get_validator
 from sandbox.market_files import break_record, good_records, market_xml as document
 
 today = date(2026, 11, 28)

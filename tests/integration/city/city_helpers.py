@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from credit_exchange import publication
-from credit_exchange.canonical import EMPTY_HASH, content_hash
-from credit_exchange.crypto import PiiVault
-from credit_exchange.fields import schema_type
-from credit_exchange.samples import valid_record
+from credit_exchange.merge.versioning import write_versions
+from credit_exchange.standard import publication
+from credit_exchange.standard.canonical import EMPTY_HASH, content_hash
+from credit_exchange.standard.crypto import PiiVault
+from credit_exchange.standard.fields import schema_type
+from credit_exchange.standard.subjects import subject_of
 from credit_exchange.store import Store
-from credit_exchange.subjects import subject_of
 from credit_exchange.timeutil import now_local
-from credit_exchange.versioning import write_versions
+from sandbox.samples import valid_record
 
 TODAY = date(2026, 11, 28)
 

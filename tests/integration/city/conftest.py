@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from city_helpers import Hub
 
-from credit_exchange.crypto import PiiVault
+from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.store import Store
 from tests.helpers import as_conn
 

@@ -12,8 +12,8 @@ from city_helpers import TODAY, Hub, abnormal, licence
 from lxml import etree
 from sqlalchemy import select
 
-from credit_exchange.city import CityPusher, CityReceiptCollector
-from credit_exchange.city_xml import ok_line, parse_receipt, sm3_hex
+from credit_exchange.publish.city.push import CityPusher, CityReceiptCollector
+from credit_exchange.publish.city.xml import ok_line, parse_receipt, sm3_hex
 from credit_exchange.store import Alert, CityFile, CityState
 from credit_exchange.timeutil import now_local
 from sandbox import city_platform

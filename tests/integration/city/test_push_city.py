@@ -13,16 +13,16 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from connectors.sftp import SftpConnectionLost
-from credit_exchange.city import CityPusher, CityReceiptCollector
-from credit_exchange.city_xml import CityXmlError, sm3_hex
-from credit_exchange.fields import schema_type
-from credit_exchange.mapping import to_national
-from credit_exchange.pii import mask_id_number
-from credit_exchange.publication import add_months
-from credit_exchange.samples import valid_record
+from credit_exchange.publish.city.push import CityPusher, CityReceiptCollector
+from credit_exchange.publish.city.xml import CityXmlError, sm3_hex
+from credit_exchange.publish.city.xsd import NS, validate_city_xml
+from credit_exchange.standard.fields import schema_type
+from credit_exchange.standard.mapping import to_national
+from credit_exchange.standard.pii import mask_id_number
+from credit_exchange.standard.publication import add_months
 from credit_exchange.store import CityFile, CityState, OutboxItem, Record
-from credit_exchange.xsd import NS, validate_city_xml
 from sandbox import city_platform
+from sandbox.samples import valid_record
 
 UPLOAD = Path("upload/511123")
 

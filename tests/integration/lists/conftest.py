@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lists_helpers import Hub
 
-from credit_exchange.crypto import PiiVault
+from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.store import Store
 
 

@@ -12,15 +12,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from credit_exchange.canonical import EMPTY_HASH, content_hash
-from credit_exchange.crypto import PiiVault
-from credit_exchange.derive import DeriveSummary, derive_all
-from credit_exchange.rules import RuleSet
-from credit_exchange.samples import REGION, make_id_number, make_uscc, valid_record
+from credit_exchange.derive.lists import DeriveSummary, derive_all
+from credit_exchange.derive.rules import RuleSet
+from credit_exchange.merge.versioning import write_versions
+from credit_exchange.standard.canonical import EMPTY_HASH, content_hash
+from credit_exchange.standard.crypto import PiiVault
+from credit_exchange.standard.subjects import PLACEHOLDER_USCC, subject_of
 from credit_exchange.store import Record, RecordVersion, Store
-from credit_exchange.subjects import PLACEHOLDER_USCC, subject_of
 from credit_exchange.timeutil import LOCAL
-from credit_exchange.versioning import write_versions
+from sandbox.samples import REGION, make_id_number, make_uscc, valid_record
 
 DEPARTMENT = {
     "administrative_license": "market", "administrative_penalty": "market", "abnormal_operation": "market",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from lists_helpers import Hub, org
 
-from credit_exchange.crypto import PiiVault
+from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.store import Store
 from credit_exchange.timeutil import LOCAL
 from tests import helpers

@@ -11,8 +11,8 @@ from lists_helpers import Hub, business, org, person, placeholder_business
 from sqlalchemy import select
 
 from credit_exchange import config
-from credit_exchange.pii import mask_id_number
-from credit_exchange.rules import RuleSet, load_rules
+from credit_exchange.derive.rules import RuleSet, load_rules
+from credit_exchange.standard.pii import mask_id_number
 from credit_exchange.store import DataQualityIssue, ListState, OutboxItem, Record
 from credit_exchange.timeutil import LOCAL
 
@@ -248,7 +248,7 @@ def test_a_changed_config_changes_the_lists(hub: Hub) -> None:
 
 
 def test_derived_versions_are_written_after_the_chunked_scan(hub: Hub, monkeypatch: Any) -> None:
-    import credit_exchange.derive as derive
+    import credit_exchange.derive.lists as derive
 
     monkeypatch.setattr(derive, "CHUNK", 2)
     whos = [org(20 + i) for i in range(5)]
@@ -274,7 +274,7 @@ def test_derived_records_reach_the_county_platform(hub: Hub, store: Any, vault: 
                                                    county_client: Any) -> None:
     import urllib.request
 
-    from credit_exchange.push_county import CountyPusher
+    from credit_exchange.publish.county.push import CountyPusher
 
     black, red, someone = org(40), org(41), person(42, RUN)
     bid = hub.put("administrative_penalty", "CF-1", black, penalty_categories=["吊销许可证件"],

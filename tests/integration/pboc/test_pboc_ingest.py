@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from credit_exchange import config
-from credit_exchange.pboc import PbocIngest
-from credit_exchange.samples import make_id_number
+from credit_exchange.feeds.pboc.source import PbocIngest
 from credit_exchange.store import Alert, Delivery, Receipt, ReceivedFile, Reject, SourcePair
 from credit_exchange.timeutil import LOCAL
 from sandbox.pboc_files import control_name, demo_night, events, pboc_pair, write_pair
+from sandbox.samples import make_id_number
 
 TODAY = date(2026, 11, 28)
 AT = datetime(2026, 11, 28, 22, 0, tzinfo=LOCAL)

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from credit_exchange import config
-from credit_exchange.parsers import pboc_dat
-from credit_exchange.pboc import PbocIngest
+from credit_exchange.feeds.pboc import parser as pboc_dat
+from credit_exchange.feeds.pboc.source import PbocIngest
 from credit_exchange.store import Alert, Delivery, Receipt, ReceivedFile, SourcePair
 from credit_exchange.store.claims import Claims, Owner
 from sandbox.pboc_files import dat_line, events, pboc_pair, write_pair

@@ -13,7 +13,7 @@ import pytest
 
 from credit_exchange import config
 from credit_exchange.config import Feed
-from credit_exchange.ingest import InboxIngest, IngestSummary
+from credit_exchange.feeds.inbox import InboxIngest, IngestSummary
 
 TODAY = date(2026, 11, 28)
 

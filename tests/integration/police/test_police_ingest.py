@@ -84,7 +84,7 @@ def test_a_writer_that_keeps_an_old_mtime_is_caught_by_the_size(police) -> None:
                 os.utime(local, (old, old))
             return self._inbox.stat(path)
 
-    from credit_exchange.ingest import InboxIngest
+    from credit_exchange.feeds.inbox import InboxIngest
 
     summary = InboxIngest(config.feed("police"), GrowsBetweenLooks(police.inbox), police.store, police.vault,
                           TODAY).run()

@@ -25,16 +25,16 @@ from transport_support import (
     watermarks,
 )
 
-from credit_exchange.canonical import EMPTY_HASH
-from credit_exchange.store import Alert, Delivery, Receipt, Store
-from credit_exchange.timeutil import now_local
-from credit_exchange.transport import (
+from credit_exchange.feeds.transport.source import (
     BEGINNING,
     ENVELOPE,
     TransportPullFailed,
     source_record,
     watermark_key,
 )
+from credit_exchange.standard.canonical import EMPTY_HASH
+from credit_exchange.store import Alert, Delivery, Receipt, Store
+from credit_exchange.timeutil import now_local
 from sandbox.transport_api import TransportApiServer, start
 from sandbox.transport_data import demo_items, envelope, rating, rating_id
 
@@ -232,7 +232,7 @@ def test_the_client_giving_up_commits_nothing_and_keeps_the_watermark(
             faults(transport_server, {"kind": "status", "status": 503, "times": 3})
 
     api = Watched(make_api(transport_server, max_attempts=3), give_up)
-    with caplog.at_level(logging.ERROR, logger="credit_exchange.transport"), \
+    with caplog.at_level(logging.ERROR, logger="credit_exchange.feeds.transport.source"), \
             pytest.raises(TransportPullFailed) as caught:
         pull(store, vault, api, page_size=2, alert_failures=True)  # as on the task's last try
 

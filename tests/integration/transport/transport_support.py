@@ -88,7 +88,7 @@ class Watched:
 def pull(store: Any, vault: Any, api: Any, run_date: date | None = None, **settings: Any) -> Any:
     """One TransportPull over both endpoints; returns its PullSummary (or raises TransportPullFailed)."""
     from credit_exchange import config
-    from credit_exchange.transport import TransportPull
+    from credit_exchange.feeds.transport.source import TransportPull
 
     return TransportPull(config.feed("transport"), api, store, vault, run_date or today(), **settings).run()
 

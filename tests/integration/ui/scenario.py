@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from credit_exchange import config
-from credit_exchange.ingest import InboxIngest
+from credit_exchange.feeds.inbox import InboxIngest
 from credit_exchange.store import (
     Alert,
     Batch,

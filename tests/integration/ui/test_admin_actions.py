@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from connectors.sftp import SftpConnector
-from credit_exchange import admin_actions, config
-from credit_exchange.admin_actions import ActionRefused, requeue_file, resend_failed
-from credit_exchange.city import Held, decide
-from credit_exchange.ingest import InboxIngest
+from credit_exchange import config
+from credit_exchange.feeds.inbox import InboxIngest
+from credit_exchange.publish.city.push import Held, decide
 from credit_exchange.store import CityState, OutboxItem, ReceivedFile
 from credit_exchange.timeutil import now_local
+from credit_exchange.web import actions as admin_actions
+from credit_exchange.web.actions import ActionRefused, requeue_file, resend_failed
 from tests.helpers import as_conn
 from tests.integration.ui.scenario import REFUSED_NAME, fill
 
@@ -41,7 +42,7 @@ def test_requeue_moves_the_file_back_and_the_next_ingest_takes_it(store: Any, va
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     fid = file_id(store, REFUSED_NAME)
     assert (inbox_root / "market" / "quarantine" / REFUSED_NAME).exists()
-    with caplog.at_level("INFO", logger="credit_exchange.admin_actions"):
+    with caplog.at_level("INFO", logger="credit_exchange.web.actions"):
         result = requeue_file(store, fid, "alice", department="market", open_sftp=opener)
     assert result.actor == "alice" and result.details["to"] == f"/market/inbox/{REFUSED_NAME}"
     assert "alice" in caplog.text and "requeue_file" in caplog.text

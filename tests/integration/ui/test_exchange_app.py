@@ -133,7 +133,7 @@ def test_a_name_with_an_id_number_is_masked_in_the_reply_and_the_audit_log(admin
     import json
 
     from credit_exchange import config
-    from credit_exchange.ingest import InboxIngest
+    from credit_exchange.feeds.inbox import InboxIngest
 
     name = "11010519491231002X_处罚.xml"
     inbox.write_bytes(f"/market/inbox/{name}", b"<x/>")

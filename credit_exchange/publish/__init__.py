@@ -1,0 +1,1 @@
+"""credit_exchange/publish."""

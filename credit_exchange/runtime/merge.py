@@ -1,0 +1,25 @@
+"""Task bodies of merge_credit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def merge(context: dict[str, Any]) -> dict[str, Any]:
+    from credit_exchange.merge.deliveries import merge_pending
+    from credit_exchange.runtime import hub_store
+    from credit_exchange.standard.crypto import PiiVault
+
+    with hub_store() as store:
+        return merge_pending(store, PiiVault.from_conn_id()).as_xcom()
+
+
+def derive(context: dict[str, Any]) -> dict[str, Any]:
+    """Credit profiles and red / black list entries of every subject, for the run date."""
+    from credit_exchange.derive.lists import derive_all
+    from credit_exchange.runtime import hub_store
+    from credit_exchange.standard.crypto import PiiVault
+    from credit_exchange.timeutil import run_date
+
+    with hub_store() as store:
+        return derive_all(store, PiiVault.from_conn_id(), run_date(context)).as_xcom()

@@ -1,0 +1,158 @@
+"""What every hub DAG shares: time zone, schedules, retries and the errors never retried, time limits, assets.
+
+Imported by the DAG files at parse time, so it stays cheap: no I/O, no heavy imports.
+
+Every schedule is an explicit ``CronTriggerTimetable`` in Asia/Shanghai (a plain cron string
+changes meaning with ``[scheduler] create_cron_data_intervals``). Every task has an
+``execution_timeout`` and every DAG a ``dagrun_timeout``; at 06:00 ``check_nightly_cycle`` alerts for every DAG of the
+nightly cycle that has not succeeded that night. Retries back off exponentially, and ``FailFast``
+fails a task at once on an error that the next try cannot mend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, RetryDecision, RetryPolicy, task
+
+LOCAL_TZ = "Asia/Shanghai"
+START = pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ)
+NIGHTLY = "30 1 * * *"  # 01:30 Asia/Shanghai: the nightly full cycle (operations.md)
+# The pushes follow merge (record versions) and also run nightly after the cycle, so a record an
+# admin re-queued on the Exchange page goes out even on a night without new versions.
+PUSH_CATCH_UP = "30 3 * * *"
+# The nightly cycle must be done by 06:00 (operations.md): check_nightly_cycle looks then, and alerts
+# for every DAG of the cycle without a successful run of that night (its run at its cron time).
+CYCLE_CHECK = "0 6 * * *"
+NIGHTLY_CYCLE = {"ingest_market": NIGHTLY, "ingest_police": NIGHTLY, "ingest_transport": NIGHTLY,
+                 "ingest_pboc": NIGHTLY, "merge_credit": NIGHTLY, "push_county": PUSH_CATCH_UP,
+                 "push_city": PUSH_CATCH_UP}
+
+# Data-aware scheduling: ingests announce new deliveries, merge announces new versions.
+DELIVERIES = Asset("qianwei://hub/deliveries")
+RECORD_VERSIONS = Asset("qianwei://hub/record-versions")
+
+# -- time limits (the reasons are in docs/operations.md, "Time limits and retries") -----------
+# A task's own work: a 2 GiB market file is read in minutes and its transfer has a deadline of
+# an hour (transfer_timeout); merging a province's night takes minutes. Two hours is a hang.
+TASK_LIMIT = timedelta(hours=2)
+# Bookkeeping tasks (a short circuit, an asset announcement): they do no I/O at all.
+SHORT_TASK_LIMIT = timedelta(minutes=10)
+# A whole run: the nightly cycle starts at 01:30 and must be done by 06:00.
+RUN_LIMIT = timedelta(hours=4)
+
+
+def cron(expression: str) -> CronTriggerTimetable:
+    """A cron schedule in Asia/Shanghai, fixed points in time (never data intervals)."""
+    return CronTriggerTimetable(expression, timezone=LOCAL_TZ)
+
+
+def nightly() -> CronTriggerTimetable:
+    return cron(NIGHTLY)
+
+
+# -- errors never retried ----------------------------------------------------------------------
+# By the class's full name, so this module imports none of them (DAG parsing stays cheap).
+_FAIL_FAST = {
+    "connectors.sftp.HostKeyMismatch": "SFTP 服务器主机公钥与固定的不符 (host key changed)",
+    "connectors.sftp.HostKeyNotPinned": "SFTP 连接未正确固定主机公钥 (host key not pinned)",
+    "connectors.sftp.SftpAuthError": "SFTP 服务器拒绝登录 (login refused)",
+    "connectors.http_api.PermanentHttpError": "对方拒绝请求（4xx，非408/429） (refused with a 4xx other than 408/429)",
+    "credit_exchange.standard.crypto.PiiKeyMissing": "缺少或无效的 pii_key 连接 (pii_key missing or invalid)",
+    "credit_exchange.config.ConfigError": "配置文件无效 (invalid configuration)",
+    "credit_exchange.derive.rules.RulesConfigError": "红黑名单规则配置无效 (invalid list rules)",
+    "airflow.sdk.exceptions.AirflowNotFoundException": "连接或变量不存在 (a connection or variable is missing)",
+}
+
+
+def fail_fast_reason(exc: BaseException) -> str | None:
+    """Why retrying ``exc`` cannot help (None: it may). An exception may also say so itself (``fail_fast``)."""
+    for cls in type(exc).__mro__:
+        reason = _FAIL_FAST.get(f"{cls.__module__}.{cls.__qualname__}")
+        if reason:
+            return reason
+    if getattr(exc, "fail_fast", False):
+        return str(getattr(exc, "fail_fast_reason", "") or "重试无济于事 (a retry cannot help)")
+    return None
+
+
+class FailFast(RetryPolicy):
+    """Fail at once, without the retries, on errors that only a person can mend; everything else as usual."""
+
+    def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
+                 context: Any = None) -> RetryDecision:
+        reason = fail_fast_reason(exception)
+        return RetryDecision.fail(reason) if reason else RetryDecision.default()
+
+    def serialize(self) -> dict[str, Any]:
+        return {"fail_fast": sorted(_FAIL_FAST)}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> FailFast:
+        return cls()
+
+
+FAIL_FAST = FailFast()
+
+
+def alert_on_failure(context: dict[str, Any]) -> None:
+    """on_failure_callback of every task: the failure becomes an alert (imported lazily: parse stays cheap)."""
+    from credit_exchange.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
+# Tasks that reach the network: retried with exponential back-off, up to about 20 minutes apart.
+NETWORK_RETRIES = {
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=20),
+    "retry_policy": FAIL_FAST,
+    "execution_timeout": TASK_LIMIT,
+    "on_failure_callback": alert_on_failure,
+}
+# Tasks without network retries still alert when they fail, and still end.
+ALERTING = {"on_failure_callback": alert_on_failure, "retry_policy": FAIL_FAST, "execution_timeout": TASK_LIMIT}
+
+
+def versions_or_nightly() -> AssetOrTimeSchedule:
+    return AssetOrTimeSchedule(timetable=cron(PUSH_CATCH_UP), assets=[RECORD_VERSIONS])
+
+
+def inbox_asset(department: str) -> Asset:
+    """Emitted by the office-hours watcher when files wait in a department's inbox."""
+    return Asset(f"qianwei://inbox/{department}")
+
+
+def nightly_or_inbox(department: str) -> AssetOrTimeSchedule:
+    """The nightly cycle, and also whenever the watcher sees files waiting (operations.md: within 15 minutes)."""
+    return AssetOrTimeSchedule(timetable=nightly(), assets=[inbox_asset(department)])
+
+
+# What every DAG whose tasks reach the network passes to @dag besides its id, schedule, docs and tags.
+NETWORK_DAG_ARGS: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1,
+                                   "dagrun_timeout": RUN_LIMIT, "default_args": NETWORK_RETRIES}
+
+
+def ingest_tasks(take: Callable[..., dict[str, Any]]) -> None:
+    """The shape every ingest DAG shares, built inside its @dag function:
+    take the feed → any_new_records → announce_deliveries.
+
+    ``take`` is the DAG file's task body (its name is the task id); the short circuit skips the
+    announcement, and so merge_credit, when nothing new was accepted.
+    """
+
+    @task.short_circuit(task_id="any_new_records", retries=0, execution_timeout=SHORT_TASK_LIMIT)
+    def any_new(summary: dict[str, Any]) -> bool:
+        # accepted_in_run: what an earlier, failed try of this run already committed (API pulls).
+        return summary["accepted"] > 0 or summary.get("accepted_in_run", 0) > 0
+
+    @task(task_id="announce_deliveries", outlets=[DELIVERIES], retries=0, execution_timeout=SHORT_TASK_LIMIT)
+    def announce() -> None:
+        """Emits the deliveries asset so that merge_credit runs."""
+
+    any_new(task(take)()) >> announce()  # type: ignore[arg-type]  # an XComArg at authoring time
