@@ -12,8 +12,8 @@ STATE := $(CURDIR)/.state
 
 install: $(STAMP)
 
-# setup.py builds the C market XML reader in place (credit_exchange/feeds/market/_sax.c).
-$(STAMP): pyproject.toml setup.py credit_exchange/feeds/market/_sax.c $(CONSTRAINTS)
+# setup.py builds the C fast paths in place (credit_exchange/fast/*.c).
+$(STAMP): pyproject.toml setup.py $(wildcard credit_exchange/fast/*.c) $(CONSTRAINTS)
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "the hub is pinned for CPython 3.11 (constraints file); set PY=python3.11")'
 	@bash scripts/build-deps.sh $(PY)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)

@@ -1,8 +1,8 @@
 """Builds the hub's two C extensions (everything else is in pyproject.toml).
 
-- ``credit_exchange.feeds.market._sax`` reads market XML Records straight from libxml2
+- ``credit_exchange.fast._market_sax`` reads market XML Records straight from libxml2
   (see credit_exchange/feeds/market/parser.py);
-- ``credit_exchange.standard._checks`` runs the USCC, organisation code, ID number and date checks
+- ``credit_exchange.fast._checks`` runs the USCC, organisation code, ID number and date checks
   that jsonschema-rs calls for every record (see credit_exchange/standard/checks.py).
 
 Each is held to its Python reference by the tests. They need a C compiler and libxml2's
@@ -30,7 +30,7 @@ def _libxml2_flags() -> tuple[list[str], list[str]]:
 _includes, _libs = _libxml2_flags()
 _FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 setup(ext_modules=[
-    Extension("credit_exchange.feeds.market._sax", ["credit_exchange/feeds/market/_sax.c"],
+    Extension("credit_exchange.fast._market_sax", ["credit_exchange/fast/_market_sax.c"],
               include_dirs=_includes, libraries=_libs, extra_compile_args=_FLAGS),
-    Extension("credit_exchange.standard._checks", ["credit_exchange/standard/_checks.c"], extra_compile_args=_FLAGS),
+    Extension("credit_exchange.fast._checks", ["credit_exchange/fast/_checks.c"], extra_compile_args=_FLAGS),
 ])

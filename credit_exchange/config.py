@@ -19,6 +19,7 @@ import yaml
 
 CONFIG_DIR = Path(os.environ.get("HUB_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
 CONFIG_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "config"
+FIELD_TABLE = Path(__file__).resolve().parent.parent / "schemas" / "fields.json"
 
 Key = tuple[str | int, ...]
 
@@ -127,7 +128,29 @@ def load(name: str) -> dict[str, Any]:
             except re.error as exc:
                 key = ("departments", dept, "file_pattern")
                 raise ConfigError(path, lines.get(key), key, f"正则表达式无效 (not a valid regular expression): {exc}") from exc
+        _check_record_types(path, data, lines)
     return data
+
+
+def department_record_types() -> frozenset[str]:
+    """The record types departments send: those of ``schemas/fields.json`` that the hub does not derive."""
+    table = json.loads(FIELD_TABLE.read_text(encoding="utf-8"))["record_types"]
+    return frozenset(rt for rt, spec in table.items() if spec.get("feed") != "derived")
+
+
+def _check_record_types(path: Path, data: dict[str, Any], lines: dict[Key, int]) -> None:
+    """Every record type a department names has its block in the field table (docs/data-standard.md 1)."""
+    known = department_record_types()
+    for dept, raw in data["departments"].items():
+        named: list[tuple[Key, Any]] = [(("departments", dept, "record_type"), raw.get("record_type"))]
+        for group in ("kinds", "endpoints"):
+            named += [(("departments", dept, group, k), v) for k, v in (raw.get(group) or {}).items()]
+        for key, record_type in named:
+            if record_type is not None and record_type not in known:
+                raise ConfigError(path, lines.get(key), key,
+                                  f"记录类型{record_type!r}不在字段表 schemas/fields.json 中 (record type "
+                                  f"{record_type!r} is not in the field table schemas/fields.json): "
+                                  f"{', '.join(sorted(known))}")
 
 
 @dataclass(frozen=True)
@@ -165,6 +188,9 @@ class Feed:
     file_pattern: re.Pattern[str]
     parser: str
     max_file_bytes: int
+    # How its units arrive (docs/contracts.md 1): sftp_inbox (files it drops), sftp_outbox_pairs
+    # (data + control file pairs on its own read-only server), rest_api (pulled over REST).
+    source: str = "sftp_inbox"
     kinds: dict[str, str] = field(default_factory=dict)
     record_type: str | None = None
     reject_threshold: RejectThreshold = RejectThreshold()
@@ -190,6 +216,15 @@ def watched_inboxes() -> dict[str, dict[str, str]]:
     return out
 
 
+def departments() -> tuple[str, ...]:
+    """Every department of ``config/departments.yaml``, in the file's order."""
+    return tuple(load("departments")["departments"])
+
+
+def feeds() -> list[Feed]:
+    return [feed(d) for d in departments()]
+
+
 def feed(department: str) -> Feed:
     raw = load("departments")["departments"][department]
     thr = raw.get("reject_threshold") or {}
@@ -200,6 +235,7 @@ def feed(department: str) -> Feed:
         root=raw.get("root", f"/{department}"),
         file_pattern=re.compile(raw["file_pattern"], re.ASCII),
         parser=raw["parser"],
+        source=raw["source"],
         max_file_bytes=int(raw.get("max_file_bytes", 2 * 1024**3)),
         kinds=dict(raw.get("kinds") or {}),
         record_type=raw.get("record_type"),
@@ -207,6 +243,6 @@ def feed(department: str) -> Feed:
             count=thr.get("count"), share=thr.get("share"), min_records=int(thr.get("min_records", 0))
         ),
         options={k: v for k, v in raw.items() if k not in {
-            "label", "connection", "root", "file_pattern", "parser", "max_file_bytes", "kinds",
+            "label", "connection", "root", "file_pattern", "parser", "source", "max_file_bytes", "kinds",
             "record_type", "reject_threshold"}},
     )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What `pip install` needs to build the hub's one C extension (the market XML reader,
-# credit_exchange/feeds/market/_sax.c): a C compiler, libxml2's headers and the
+# credit_exchange/fast/_market_sax.c): a C compiler, libxml2's headers and the
 # headers of the Python it builds for. Debian packages, installed only when missing.
 set -euo pipefail
 

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from credit_exchange import config
+from credit_exchange.standard.fields import FIELDS
 from credit_exchange.standard.publication import add_months
 
-# The department record types rules may look at.
-RECORD_TYPES = frozenset({
-    "administrative_license", "administrative_penalty", "abnormal_operation", "online_shop_registration",
-    "fraud_case", "courier_rating", "payment_risk_event",
-})
+# The department record types rules may look at: those of the field table (schemas/fields.json).
+RECORD_TYPES = frozenset(FIELDS.department_types())
 SUBJECT_KINDS = frozenset({"org", "individual_business", "person"})
 _RULE_ID = {"black": re.compile(r"^B[0-9]+$"), "red": re.compile(r"^R[0-9]+$")}
 _OPS = frozenset({"equals", "any_of", "present", "within_months", "older_than_months",

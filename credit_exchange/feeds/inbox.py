@@ -30,18 +30,19 @@ from sqlalchemy.orm import Session
 from connectors.sftp import TargetExists
 from credit_exchange import alerts
 from credit_exchange.config import Feed
-from credit_exchange.feeds.registry import FileRejected, get_parser
+from credit_exchange.feeds.registry import FileRejected, get_parser, parser_path
 from credit_exchange.feeds.unit import MAX_ATTEMPTS, describe, gave_up, is_transient, poison
 from credit_exchange.intake import pipeline, receipts
 from credit_exchange.intake.prepare import few_collections
-from credit_exchange.intake.records import RecordIntake, chunked
+from credit_exchange.intake.records import chunked
+from credit_exchange.intake.unit import ReceivedUnit
 from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.standard.messages import message
 from credit_exchange.standard.pii import safe_text
 from credit_exchange.standard.validation import RecordValidator, get_validator
-from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, Store
+from credit_exchange.store import Alert, Receipt, ReceivedFile, Store
 from credit_exchange.store.claims import Claims, Owner
-from credit_exchange.timeutil import local, now_local
+from credit_exchange.timeutil import local
 
 log = logging.getLogger(__name__)
 
@@ -341,11 +342,7 @@ class InboxIngest:
 
     def _register(self, name: str, size: int | None) -> int:
         with self.store.session() as s:
-            row = ReceivedFile(department=self.feed.department, name=name, size=size, status="processing",
-                               received_at=now_local(), run_id=self.run_id, finished=False, attempts=0)
-            s.add(row)
-            s.flush()
-            return row.id
+            return ReceivedUnit.open(s, self.feed, name, size=size, run_id=self.run_id).file_id
 
     # -- one file ------------------------------------------------------------------------
     def _read(self, file_id: int, name: str, size: int | None, kind: str = "file") -> None:
@@ -418,49 +415,26 @@ class InboxIngest:
 
     def _take_records(self, s: Session, file_id: int, name: str, reader: HashingReader,
                       size: int | None = None) -> None:
-        intake = RecordIntake(s, self.feed.department, file_id, self.vault, self.validator)
+        unit = ReceivedUnit.of(s, self.feed, file_id)
+        intake = unit.intake(self.vault, self.validator)
         with few_collections():
             if self._pipeline_ok and pipeline.wanted(self.feed, size):
                 # Big files: parsing and validation in a worker process, storing here (pipeline.py).
-                pipeline.take_records(intake, self.feed, name, self.today, reader)
+                pipeline.take_records(intake, self.feed, name, self.today, reader, parser_path(self.feed.parser))
             else:
                 for chunk in chunked(self.parser(reader, self.feed, name)):  # type: ignore[arg-type]
                     intake.take(chunk)
         reader.drain()
-        counts = intake.counts
-        if self.feed.reject_threshold.exceeded(counts.rejected, counts.total):
-            raise FileRejected("reject_threshold", rejected=counts.rejected, total=counts.total,
-                               limit=self.feed.reject_threshold.describe())
-        sha = reader.sha256.hexdigest()
-        processed = now_local()
-        row = s.get(ReceivedFile, file_id)
-        assert row is not None
-        receipt = receipts.build(name, sha, local(row.received_at), processed, counts, intake.errors,
-                                 refused_whole=False)
-        s.execute(update(ReceivedFile).where(ReceivedFile.id == file_id).values(
-            sha256=sha, size=reader.size, status=receipt["status"], processed_at=processed,
-            **counts.as_dict()))
-        s.add(Receipt(file_id=file_id, department=self.feed.department, status=receipt["status"],
-                      body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
+        # Finished once the file is moved (_finish), not here.
+        unit.accept(intake, sha256=reader.sha256.hexdigest(), size=reader.size, finished=False)
         # Commits with the records: a run that thought this owner gone cannot take the file over now.
         self.claims.renew(s, name)
 
     def _refuse_whole(self, file_id: int, name: str, sha: str | None, exc: FileRejected,
                       alert: str | None = None) -> None:
         log.warning("%s: refused whole: %s", safe_text(name), exc.code)
-        processed = now_local()
         with self.store.session() as s:
-            row = s.get(ReceivedFile, file_id)
-            assert row is not None
-            errors = receipts.ReceiptErrors()
-            errors.add("file", None, "", "", exc.code, exc.message)
-            receipt = receipts.build(name, sha, local(row.received_at), processed, receipts.Counts(), errors,
-                                     refused_whole=True)
-            row.sha256, row.status, row.processed_at = sha, "rejected", processed
-            row.error_code, row.error_message = exc.code, exc.message
-            s.add(Reject(file_id=file_id, position="file", code=exc.code, message=exc.message))
-            s.add(Receipt(file_id=file_id, department=self.feed.department, status="rejected",
-                          body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
+            ReceivedUnit.of(s, self.feed, file_id).refuse(exc, sha256=sha, finished=False)
             if alert is not None:
                 alerts.raise_alert(s, alert, self.feed.department, name, exc.message)
             self.claims.renew(s, name)

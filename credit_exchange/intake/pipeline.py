@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Protocol
 
 from credit_exchange.config import Feed
-from credit_exchange.feeds.registry import FileRejected
 from credit_exchange.intake.prepare import BLOCK, FrameError, receive, send, write_all
 from credit_exchange.intake.records import RecordIntake
+from credit_exchange.standard.records import FileRejected
 
 # Files at least this big go through the worker; smaller ones are not worth its start-up
 # (a fresh interpreter importing lxml and compiling the schemas: about half a second).
@@ -76,8 +76,10 @@ def _widen(fd: int) -> None:
         pass
 
 
-def take_records(intake: RecordIntake, feed: Feed, name: str, today: date, reader: _Reader) -> None:
+def take_records(intake: RecordIntake, feed: Feed, name: str, today: date, reader: _Reader, parser: str) -> None:
     """Take every record of one file through the worker; returns once all are stored.
+
+    ``parser`` is where the worker finds the feed's parser ("module:function", feeds/registry.py).
 
     ``reader`` is read to its end here (by the feeding thread), as the single-process
     path does, so the caller's digest and size are those of the whole file.
@@ -96,7 +98,7 @@ def take_records(intake: RecordIntake, feed: Feed, name: str, today: date, reade
 
     def feed_worker() -> None:
         try:
-            send(to_worker, {"feed": feed, "name": name, "today": today})
+            send(to_worker, {"feed": feed, "name": name, "today": today, "parser": parser})
             size = reader.chunk_size
             while True:
                 block = reader.read(size)

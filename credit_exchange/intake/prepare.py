@@ -209,7 +209,8 @@ def receive(fd: int) -> Any:
 
 
 def _work(src: IO[bytes], out: int) -> None:
-    from credit_exchange.feeds.registry import get_parser
+    from importlib import import_module
+
     from credit_exchange.standard.validation import get_validator
 
     header = receive(src.fileno())
@@ -217,7 +218,8 @@ def _work(src: IO[bytes], out: int) -> None:
         return
     feed = header["feed"]
     validator = get_validator(header["today"])
-    parser = get_parser(feed.parser)
+    module_name, function_name = header["parser"].split(":")  # the feed's parser, named by its caller
+    parser = getattr(import_module(module_name), function_name)
     try:
         with few_collections():
             for chunk in chunked(parser(src, feed, header["name"])):  # type: ignore[arg-type]

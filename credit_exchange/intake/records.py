@@ -148,7 +148,7 @@ class RecordIntake:
         else:
             s.execute(insert(_DELIVERIES), [dict(zip(_DELIVERY_COLUMNS, row, strict=True)) for row in rows])
             by_ordinal = dict(s.execute(select(Delivery.ordinal, Delivery.id).where(
-                Delivery.file_id == file_id, Delivery.ordinal.between(first, last))).tuples().all())
+                Delivery.file_id == file_id, Delivery.ordinal.between(first, last))).all())
         if reported:
             s.execute(insert(_REJECTS), [
                 {"file_id": file_id, "delivery_id": by_ordinal[chunk[i][0]], "position": chunk[i][1],

@@ -41,7 +41,7 @@ def check_nightly_cycle(context: dict[str, Any]) -> dict[str, Any]:
     """Alert for every DAG of the run date's nightly cycle that has not succeeded (counts for the XCom)."""
     from credit_exchange import alerts
     from credit_exchange.runtime import hub_store
-    from credit_exchange.runtime.schedule import NIGHTLY_CYCLE
+    from credit_exchange.runtime.schedule import nightly_cycle
     from credit_exchange.timeutil import run_date
 
     ti = context["ti"]
@@ -50,7 +50,7 @@ def check_nightly_cycle(context: dict[str, Any]) -> dict[str, Any]:
     def count(dag_id: str, logical_dates: list[datetime], states: list[str]) -> int:
         return int(ti.get_dr_count(dag_id=dag_id, logical_dates=logical_dates, states=states))
 
-    found = outcomes(night, NIGHTLY_CYCLE, count)
+    found = outcomes(night, nightly_cycle(), count)
     with hub_store() as store, store.session() as s:
         raised = alerts.cycle_checked(s, night.isoformat(), found)
     late = sorted(d for d, o in found.items() if o != "done")

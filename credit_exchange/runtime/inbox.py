@@ -1,4 +1,4 @@
-"""Task body of the inbox DAGs (ingest_market, ingest_police)."""
+"""Task body of the inbox DAGs (ingest_market, ingest_police, and any other ``sftp_inbox`` department)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Task body of ingest_pboc: take the complete, verified pairs from the PBoC's read-only outbox."""
+"""Task body of the outbox-pair DAGs (ingest_pboc): take the complete, verified pairs from a read-only outbox."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def ingest_pboc(context: dict[str, Any]) -> dict[str, Any]:
-    """Take every new PBoC pair (connection ``pboc_sftp``) into the store; returns counts only.
+def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Take every new pair from a department's read-only outbox (PBoC: ``pboc_sftp``); returns counts only.
 
     A pair that turned corrupt on this run does not fail the task: the other pairs
     of the night must still reach merge, and a failure would repeat every night for
@@ -24,13 +24,13 @@ def ingest_pboc(context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange.store.claims import Owner
     from credit_exchange.timeutil import run_date
 
-    feed = config.feed("pboc")
+    feed = config.feed(department)
     vault = PiiVault.from_conn_id()
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as outbox:
         summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"),
                              owner=Owner.of_context(context)).run()
     result = summary.as_xcom()
     if summary.corrupt:
-        log.error("pboc: %d pair(s) corrupt, see the alerts: %s", len(summary.corrupt), ", ".join(summary.corrupt))
-    log.info("pboc: %s", result)
+        log.error("%s: %d pair(s) corrupt, see the alerts: %s", department, len(summary.corrupt), ", ".join(summary.corrupt))
+    log.info("%s: %s", department, result)
     return result

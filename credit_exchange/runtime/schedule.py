@@ -27,9 +27,16 @@ PUSH_CATCH_UP = "30 3 * * *"
 # The nightly cycle must be done by 06:00 (operations.md): check_nightly_cycle looks then, and alerts
 # for every DAG of the cycle without a successful run of that night (its run at its cron time).
 CYCLE_CHECK = "0 6 * * *"
-NIGHTLY_CYCLE = {"ingest_market": NIGHTLY, "ingest_police": NIGHTLY, "ingest_transport": NIGHTLY,
-                 "ingest_pboc": NIGHTLY, "merge_credit": NIGHTLY, "push_county": PUSH_CATCH_UP,
-                 "push_city": PUSH_CATCH_UP}
+
+
+def nightly_cycle() -> dict[str, str]:
+    """The DAGs of the nightly cycle and their cron times: every department's ingest, merge, the pushes."""
+    from credit_exchange import config
+
+    ingests = {f"ingest_{department}": NIGHTLY for department in config.departments()}
+    return {**ingests, "merge_credit": NIGHTLY, "push_county": PUSH_CATCH_UP, "push_city": PUSH_CATCH_UP}
+
+
 
 # Data-aware scheduling: ingests announce new deliveries, merge announces new versions.
 DELIVERIES = Asset("qianwei://hub/deliveries")

@@ -1,4 +1,4 @@
-"""Task body of ingest_transport: pull both endpoints of the transport bureau's API."""
+"""Task body of the API DAGs (ingest_transport): pull every endpoint of a department's REST API."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def _last_try(context: dict[str, Any]) -> bool:
     return try_number > max_tries
 
 
-def pull_transport(context: dict[str, Any]) -> dict[str, Any]:
-    """Pull every endpoint of the transport API into the store (contracts.md 1.3); counts for the XCom."""
+def pull_transport(department: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Pull every endpoint of a department's API (transport) into the store (contracts.md 1.3); counts for the XCom."""
     from connectors.transport_api import TransportApi
     from credit_exchange import config
     from credit_exchange.feeds.transport.source import TransportPull
@@ -28,7 +28,7 @@ def pull_transport(context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange.store.claims import Owner
     from credit_exchange.timeutil import run_date
 
-    feed = config.feed("transport")
+    feed = config.feed(department)
     today = run_date(context)
     vault = PiiVault.from_conn_id()
     # hub_store hands the alerts raised here to the channels, on success and on failure alike.
@@ -41,5 +41,5 @@ def pull_transport(context: dict[str, Any]) -> dict[str, Any]:
         finally:
             api.client.close()
     result = summary.as_xcom()
-    log.info("transport: %s", result)
+    log.info("%s: %s", department, result)
     return result

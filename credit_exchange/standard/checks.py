@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
+from credit_exchange.fast import CHECKS
+
 # GB 32100-2015: 31 characters, no I, O, S, V, Z.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -211,13 +213,11 @@ def decimal_places(value: float | int | Decimal) -> int:
     return max(0, -exponent)
 
 
-# The same four checks in C (_checks.c, built at install; tests/unit/standard/test_checks.py holds them to the
-# functions above): jsonschema-rs calls them for every record, and in Python they were about
-# two thirds of its time on records with distinct codes.
-try:
-    from credit_exchange.standard import _checks as _fast
-except ImportError:  # no compiler at install: the Python checks serve, slower
-    _fast = None  # type: ignore[assignment]
+# The same four checks in C (credit_exchange/fast, built at install; tests/unit/standard/test_checks.py
+# holds them to the functions above): jsonschema-rs calls them for every record, and in Python they
+# were about two thirds of its time on records with distinct codes. The functions above are the
+# reference; QW_PURE_PYTHON=1 or a missing compiler leaves them in use.
+_fast = CHECKS
 
 # Registered as JSON Schema formats, in the reference and the fast validator.
 FORMATS: dict[str, Callable[[object], bool]] = {

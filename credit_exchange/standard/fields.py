@@ -132,6 +132,18 @@ class FieldTable:
     def pii_fields(self, record_type: str) -> list[Field]:
         return [f for f in self.fields(record_type) if f.pii]
 
+    def subject_fields(self, record_type: str) -> tuple[str, str, str | None]:
+        """Where a record type names its legal subject: (name field, USCC field, category field or None)."""
+        self._check(record_type)
+        spec = self._doc["record_types"][record_type].get("subject")
+        if spec is None:
+            raise KeyError(f"fields.json: {record_type} names no subject")
+        return str(spec["name"]), str(spec["uscc"]), spec.get("category")
+
+    def department_types(self) -> list[str]:
+        """The record types departments send (not the ones the hub derives)."""
+        return [rt for rt in self.record_types() if self._doc["record_types"][rt]["feed"] != "derived"]
+
 
 FIELDS = FieldTable()
 

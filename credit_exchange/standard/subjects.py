@@ -7,21 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from credit_exchange.standard.crypto import PiiVault
+from credit_exchange.standard.fields import FIELDS, schema_type
 
 PLACEHOLDER_USCC = "00000000000000000X"
 KIND_OF_CATEGORY = {"法人及非法人组织": "org", "个体工商户": "individual_business", "自然人": "person"}
 
-# Where each record type names its subject: (name field, uscc field, category field or fixed kind).
-_SUBJECT_FIELDS: dict[str, tuple[str, str, str | None]] = {
-    "administrative_license": ("subject_name", "uscc", "subject_category"),
-    "administrative_penalty": ("subject_name", "uscc", "subject_category"),
-    "online_shop_registration": ("operator_name", "uscc", "subject_category"),
-    "fraud_case": ("subject_name", "uscc", "subject_category"),
-    "abnormal_operation": ("subject_name", "uscc", None),
-    "courier_rating": ("enterprise_name", "uscc", None),
-    "payment_risk_event": ("merchant_name", "merchant_uscc", None),
-    "list_entry": ("subject_name", "uscc", "subject_category"),
-}
 
 
 @dataclass(frozen=True)
@@ -57,7 +47,7 @@ class Subject:
 
 
 def subject_of(record_type: str, data: dict[str, Any], vault: PiiVault) -> Subject:
-    name_f, uscc_f, cat_f = _SUBJECT_FIELDS[record_type]
+    name_f, uscc_f, cat_f = FIELDS.subject_fields(schema_type(record_type))
     name = str(data.get(name_f) or "")
     kind = KIND_OF_CATEGORY.get(str(data.get(cat_f)), "org") if cat_f else "org"
     if kind == "person":

@@ -179,14 +179,14 @@ def create_app(
         """Files waiting on the department's server right now; an unreachable server is an answer, not a hang."""
         from credit_exchange import config
 
-        if department not in dashboard.DEPARTMENTS:
+        if department not in dashboard.departments():
             raise HTTPException(404, f"未知部门 (unknown department) {department!r}")
         feed = config.feed(department)
-        if dashboard.quarantine_folder(department) is None and department != "pboc":
+        if not dashboard.live_possible(department):
             raise HTTPException(404, "该部门不通过 SFTP 交付 (this department does not deliver over SFTP)")
         try:
             with open_sftp(feed.connection, **LIVE_TIMEOUTS) as sftp:
-                if department == "pboc":
+                if feed.source == "sftp_outbox_pairs":
                     suffix = str(feed.options.get("control_suffix", ".ok"))
                     data_files = {f.name for f in sftp.listdir(feed.root) if not f.name.endswith(suffix)
                                   and feed.match_name(f.name)}
@@ -211,7 +211,7 @@ def create_app(
     @app.post("/actions/requeue", dependencies=[Depends(require_same_origin)])
     def requeue(request: Request, department: Annotated[str, Form()], file_id: Annotated[int, Form()],
                 user: Viewer) -> Response:
-        if department not in dashboard.DEPARTMENTS:
+        if department not in dashboard.departments():
             raise HTTPException(400, f"未知部门 (unknown department) {department!r}")
         dag_id = f"ingest_{department}"
         require_action(user, dag_id)

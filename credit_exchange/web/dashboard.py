@@ -33,7 +33,6 @@ from credit_exchange.store import (
 )
 from credit_exchange.timeutil import local
 
-DEPARTMENTS = ("market", "police", "transport", "pboc")
 PLATFORMS = ("county", "city")
 PLATFORM_LABELS = {
     "county": "县社会信用信息平台 (county platform, REST)",
@@ -68,6 +67,11 @@ def _text(value: str | None) -> str | None:
     return safe_text(value) if value else value
 
 
+def departments() -> tuple[str, ...]:
+    """The departments of config/departments.yaml, in its order: one card each on the page."""
+    return config.departments()
+
+
 def department_label(department: str) -> str:
     try:
         return config.feed(department).label
@@ -81,7 +85,15 @@ def quarantine_folder(department: str) -> str | None:
         feed = config.feed(department)
     except KeyError:
         return None
-    return feed.folder("quarantine") if feed.connection == "inbox_sftp" else None
+    return feed.folder("quarantine") if feed.source == "sftp_inbox" else None
+
+
+def live_possible(department: str) -> bool:
+    """Whether the page can look at the department's server right now (an SFTP source of either kind)."""
+    try:
+        return config.feed(department).source in {"sftp_inbox", "sftp_outbox_pairs"}
+    except KeyError:
+        return False
 
 
 # --------------------------------------------------------------------------- conditions
@@ -89,7 +101,7 @@ def quarantine_folder(department: str) -> str | None:
 def _quarantined(department: str) -> Any:
     """Files refused whole that still lie in quarantine (a re-queued file lies in the inbox again).
 
-    Where the hub cannot move files (PBoC's read-only outbox, the transport API)
+    Where the hub cannot move files (a read-only outbox such as PBoC's, an API)
     every unit refused whole counts: it stays refused until the department sends it again.
     """
     folder = quarantine_folder(department)
@@ -123,7 +135,7 @@ def overview(s: Session, now: datetime) -> dict[str, Any]:
     since = now - REJECT_WINDOW
     alerts_by_source = dict(s.execute(
         select(Alert.source, func.count()).where(Alert.resolved_at.is_(None)).group_by(Alert.source)).all())
-    departments = [_department(s, d, since, alerts_by_source.get(d, 0)) for d in DEPARTMENTS]
+    departments = [_department(s, d, since, alerts_by_source.get(d, 0)) for d in config.departments()]
     platforms = [_county(s, alerts_by_source.get("county", 0)), _city(s, now, alerts_by_source.get("city", 0))]
     # Everything a department sent (names, paths, ids) may hold personal data: masked, every string.
     return mask_obj({
@@ -152,7 +164,7 @@ def _department(s: Session, dept: str, since: datetime, alerts: int) -> dict[str
         "waiting": _count(s, select(ReceivedFile.id).where(_waiting(dept))) + pairs_pending,
         "quarantined": _count(s, select(ReceivedFile.id).where(_quarantined(dept))) + pairs_corrupt,
         "requeue_possible": quarantine_folder(dept) is not None,
-        "live_possible": quarantine_folder(dept) is not None or dept == "pboc",
+        "live_possible": live_possible(dept),
         "rejected_records": rejected_records,
         "rejects_by_code": reject_codes(s, dept, since),
         "alerts_open": alerts,
@@ -222,7 +234,7 @@ def details(s: Session, kind: str, now: datetime, *, department: str | None = No
         raise KeyError(kind)
     now = local(now)
     whose = DETAIL_KINDS[kind][1]
-    if whose == "department" and department not in DEPARTMENTS:
+    if whose == "department" and department not in departments():
         raise ValueError(f"unknown department {department!r}")
     if whose == "platform" and platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}")

@@ -109,9 +109,9 @@ def night(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, i
 def run(dag_id: str) -> Any:
     """A run of the night at the DAG's own time: the pushes' nightly runs are at 03:30, the rest at 01:30."""
     from credit_exchange.runtime.cycle import fire_time
-    from credit_exchange.runtime.schedule import NIGHTLY_CYCLE
+    from credit_exchange.runtime.schedule import nightly_cycle
 
-    at = fire_time(NIGHT.date(), NIGHTLY_CYCLE[dag_id]) if dag_id in NIGHTLY_CYCLE else NIGHT
+    at = fire_time(NIGHT.date(), nightly_cycle()[dag_id]) if dag_id in nightly_cycle() else NIGHT
     dr, states = helpers.run_dag(dag_id, at)
     assert dr.state == "success", (dag_id, states)
     return dr
@@ -128,7 +128,7 @@ def exchange_page_text(store_url: str) -> str:
         with store.session() as s:
             pages: list[Any] = [dashboard.overview(s, now_local())]
             for kind, (_, whose) in dashboard.DETAIL_KINDS.items():
-                for who in (dashboard.DEPARTMENTS if whose == "department" else dashboard.PLATFORMS
+                for who in (dashboard.departments() if whose == "department" else dashboard.PLATFORMS
                             if whose == "platform" else [None]):
                     pages.append(dashboard.details(s, kind, now_local(), department=who, platform=who))
     finally:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from credit_exchange import alerts
 from credit_exchange.runtime.cycle import fire_time, outcomes
-from credit_exchange.runtime.schedule import NIGHTLY_CYCLE
+from credit_exchange.runtime.schedule import nightly_cycle
 from credit_exchange.store import Alert
 from credit_exchange.timeutil import LOCAL
 
@@ -27,15 +27,15 @@ class Runs:
 
 
 def test_the_check_looks_for_each_dags_run_of_that_night() -> None:
-    assert fire_time(NIGHT, NIGHTLY_CYCLE["ingest_market"]) == datetime(2026, 12, 31, 1, 30, tzinfo=LOCAL)
-    assert fire_time(NIGHT, NIGHTLY_CYCLE["push_city"]) == datetime(2026, 12, 31, 3, 30, tzinfo=LOCAL)
-    runs = {(d, fire_time(NIGHT, c)): "success" for d, c in NIGHTLY_CYCLE.items()}
-    runs[("merge_credit", fire_time(NIGHT, NIGHTLY_CYCLE["merge_credit"]))] = "failed"
-    runs[("push_city", fire_time(NIGHT, NIGHTLY_CYCLE["push_city"]))] = "running"
-    del runs[("ingest_pboc", fire_time(NIGHT, NIGHTLY_CYCLE["ingest_pboc"]))]
+    assert fire_time(NIGHT, nightly_cycle()["ingest_market"]) == datetime(2026, 12, 31, 1, 30, tzinfo=LOCAL)
+    assert fire_time(NIGHT, nightly_cycle()["push_city"]) == datetime(2026, 12, 31, 3, 30, tzinfo=LOCAL)
+    runs = {(d, fire_time(NIGHT, c)): "success" for d, c in nightly_cycle().items()}
+    runs[("merge_credit", fire_time(NIGHT, nightly_cycle()["merge_credit"]))] = "failed"
+    runs[("push_city", fire_time(NIGHT, nightly_cycle()["push_city"]))] = "running"
+    del runs[("ingest_pboc", fire_time(NIGHT, nightly_cycle()["ingest_pboc"]))]
     # A success at another time (an asset-triggered run at 02:10) is not that night's run.
     runs[("ingest_pboc", datetime(2026, 12, 31, 2, 10, tzinfo=LOCAL))] = "success"
-    found = outcomes(NIGHT, NIGHTLY_CYCLE, Runs(runs))
+    found = outcomes(NIGHT, nightly_cycle(), Runs(runs))
     assert {d: o for d, o in found.items() if o != "done"} == {
         "merge_credit": "failed", "push_city": "running", "ingest_pboc": "not_run"}
 
@@ -65,4 +65,4 @@ def test_through_airflow_a_night_that_never_ran_is_seven_alerts(airflow_db: str,
     with store.session() as s:
         late = s.execute(select(Alert.source, Alert.subject).where(Alert.kind == "cycle_late")).all()
     store.dispose()
-    assert sorted(late) == sorted((d, "2027-01-01") for d in NIGHTLY_CYCLE)
+    assert sorted(late) == sorted((d, "2027-01-01") for d in nightly_cycle())

@@ -50,7 +50,7 @@ def assert_each_version_once(server: Any, store: Store) -> None:
     seen = [(h["record_id"], h["version"]) for h in history]
     assert len(seen) == len(set(seen)), "a record version was applied twice"
     with store.session() as s:
-        owed = set(s.execute(select(RecordVersion.record_id, RecordVersion.hub_version)).tuples())
+        owed = set(s.execute(select(RecordVersion.record_id, RecordVersion.hub_version)).all())
     assert set(seen) == owed, "the platform does not hold every record version"
 
 

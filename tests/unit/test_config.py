@@ -58,6 +58,7 @@ def test_an_unknown_key_is_refused_with_its_file_key_and_line(edited: Path) -> N
     ("page_size: 500", "page_size: 5000", ("departments", "transport", "page_size")),
     ("stuck_after_days: 7", "stuck_after_days: [7]", ("departments", "market", "stuck_after_days")),
     ("parser: pboc_dat", "parser: pboc_xml", ("departments", "pboc", "parser")),
+    ("source: rest_api", "source: soap", ("departments", "transport", "source")),
 ])
 def test_wrong_types_and_values_are_refused_at_their_line(edited: Path, old: str, new: str, key: tuple) -> None:
     line = _replace(edited / "departments.yaml", old, new)
@@ -75,6 +76,30 @@ def test_a_key_given_twice_and_a_broken_pattern_are_refused(edited: Path) -> Non
     line = _replace(path, "file_pattern: 'POLICE_FRAUD_", "file_pattern: '(POLICE_FRAUD_")
     err = _error("departments")
     assert (err.line, err.key) == (line, ("departments", "police", "file_pattern"))
+
+
+def test_a_record_type_missing_from_the_field_table_is_refused_at_its_line(edited: Path) -> None:
+    line = _replace(edited / "departments.yaml", "record_type: fraud_case", "record_type: fraud_cases")
+    err = _error("departments")
+    assert (err.line, err.key) == (line, ("departments", "police", "record_type"))
+    assert "schemas/fields.json" in str(err) and "fraud_case" in str(err)
+    shutil.copy(SHIPPED / "departments.yaml", edited / "departments.yaml")
+    config.load.cache_clear()
+    line = _replace(edited / "departments.yaml", "SHOP: online_shop_registration", "SHOP: online_shop")
+    assert _error("departments").key == ("departments", "market", "kinds", "SHOP")
+
+
+def test_a_department_says_how_its_units_arrive(edited: Path) -> None:
+    _replace(edited / "departments.yaml", "    source: sftp_outbox_pairs\n", "")
+    err = _error("departments")
+    assert err.key == ("departments", "pboc") and "source" in str(err)
+    assert [f.source for f in _shipped_feeds()] == ["sftp_inbox", "sftp_inbox", "rest_api", "sftp_outbox_pairs"]
+
+
+def _shipped_feeds() -> list[config.Feed]:
+    config.load.cache_clear()
+    config.CONFIG_DIR = SHIPPED  # the fixture's monkeypatch puts the copy back afterwards
+    return config.feeds()
 
 
 def test_rules_and_publication_are_checked_too(edited: Path) -> None:

@@ -7,6 +7,7 @@ Run in a fresh interpreter in which both C extensions cannot be imported, as on 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import importlib.abc, io, json, logging, sys
 
 class NoExtensions(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name in ("credit_exchange.standard._checks", "credit_exchange.feeds.market._sax"):
+        if name in ("credit_exchange.fast._checks", "credit_exchange.fast._market_sax"):
             raise ImportError(f"{name} was not built")
         return None
 
@@ -52,7 +53,9 @@ print(json.dumps({
 
 
 def test_the_python_reader_and_checks_serve_when_the_extensions_are_missing() -> None:
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "QW_PURE_PYTHON"}  # missing, not asked for
+    done = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["c_reader"] is False and result["c_checks"] is False and result["formats_are_python"] is True
@@ -61,3 +64,15 @@ def test_the_python_reader_and_checks_serve_when_the_extensions_are_missing() ->
     assert "uscc_checksum" in result["problems"][1]
     # The operator is told, once, why ingest is slower.
     assert done.stderr.count("_market_sax") == 1
+
+
+def test_qw_pure_python_chooses_the_reference_paths_everywhere() -> None:
+    """QW_PURE_PYTHON=1 with the extensions built: the Python paths serve, without a warning."""
+    script = _SCRIPT.replace("sys.meta_path.insert(0, NoExtensions())", "")
+    env = {**os.environ, "QW_PURE_PYTHON": "1"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["c_reader"] is False and result["c_checks"] is False and result["formats_are_python"] is True
+    assert result["problems"][0] == [] and "uscc_checksum" in result["problems"][1]
+    assert "_market_sax" not in done.stderr

@@ -5,9 +5,9 @@ document that carries a DOCTYPE at all is refused whole. Records are read one
 at a time, so memory stays flat whatever the file size.
 
 Two readers give the same Records (``READERS``): libxml2's SAX parser driven
-from C (``_market_sax.c``, built at install), the one used, and lxml's
+from C (``credit_exchange/fast/_market_sax.c``, built at install), the one used, and lxml's
 ``iterparse``, the reference it is tested against, used only when the C
-extension could not be built. The prolog and the root element are always read
+extension could not be built or ``QW_PURE_PYTHON=1`` asks for the reference. The prolog and the root element are always read
 with lxml first (``_read_root``), whichever reader takes the Records.
 """
 
@@ -22,15 +22,15 @@ from typing import Any, BinaryIO, NamedTuple
 from lxml import etree
 
 from credit_exchange.config import Feed
+from credit_exchange.fast import MARKET_SAX, PURE_PYTHON
 from credit_exchange.feeds import envelope
 from credit_exchange.standard.fields import FIELDS, Field
 from credit_exchange.standard.mapping import PlanEntry, map_values, national_plan
 from credit_exchange.standard.records import FileRejected, SourceRecord, record_problem
 
-try:
-    from credit_exchange.feeds.market import _sax as _market_sax
-except ImportError:  # no compiler at install: the lxml reader serves, about three times slower
-    _market_sax = None  # type: ignore[assignment]
+# The C reader (credit_exchange/fast), or None: QW_PURE_PYTHON=1, or no compiler at install. The lxml
+# reader below is the reference and serves then, about three times slower.
+_market_sax = MARKET_SAX
 
 NS = "urn:qianwei:market:credit:1"
 ROOT = f"{{{NS}}}CreditData"
@@ -100,6 +100,7 @@ def _lxml_records(replay: _Prefixed, plan: Mapping[str, PlanEntry] | None = None
 def _sax_records(replay: _Prefixed, plan: Mapping[str, PlanEntry] | None = None) -> Iterator[RawRecord]:
     """The fast reader: libxml2's SAX parser in C (``_market_sax.c``), the same Records as lxml's,
     mapped through ``plan`` (field tag -> (name, converter)) where that takes no judgement."""
+    assert _market_sax is not None, "the C reader is used only when it was chosen"
     parser = _market_sax.Parser(NS, plan)
     try:
         for block in _blocks_ending_in_tags(replay):
@@ -149,7 +150,7 @@ def reader() -> Reader:
     """The Record reader in use: the C one when it was built, else lxml's (said once in the log)."""
     if _market_sax is not None:
         return _sax_records
-    if not _warned:
+    if not _warned and not PURE_PYTHON:  # asked for, the reference path is no news
         _warned.append(True)
         log.warning("market XML: the C reader (_market_sax) is not built; using lxml, about three times slower. "
                     "Reinstall with a C compiler and libxml2's headers (make install).")

@@ -48,18 +48,18 @@ from credit_exchange.feeds.pboc.parser import RECORD_TYPE, DatParser
 from credit_exchange.feeds.unit import describe, is_transient, poison
 from credit_exchange.intake import receipts
 from credit_exchange.intake.records import CHUNK, RecordIntake
+from credit_exchange.intake.unit import ReceivedUnit
 from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.standard.messages import message
 from credit_exchange.standard.pii import safe_text
 from credit_exchange.standard.records import FileRejected, SourceRecord
 from credit_exchange.standard.validation import RecordValidator, get_validator
-from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, SourcePair, Store
+from credit_exchange.store import Alert, SourcePair, Store
 from credit_exchange.store.claims import Claims, Owner
-from credit_exchange.timeutil import local, now_local
+from credit_exchange.timeutil import now_local
 
 log = logging.getLogger(__name__)
 
-DEPARTMENT = "pboc"
 ALERT_CORRUPT = "pboc_pair_corrupt"
 ALERT_REFUSED = "pboc_pair_refused"
 # A control file is one short line; anything longer is not read.
@@ -380,11 +380,9 @@ class PbocIngest:
         received = now_local()
         with self.store.session() as s:
             pair = self._claim(s, name, announced)
-            row = ReceivedFile(department=self.feed.department, name=name, size=data.size, status="processing",
-                               received_at=received, run_id=self.run_id, finished=False, stored_path=path)
-            s.add(row)
-            s.flush()
-            intake = RecordIntake(s, self.feed.department, row.id, self.vault, self.validator)
+            unit = ReceivedUnit.open(s, self.feed, name, size=data.size, run_id=self.run_id, received_at=received,
+                                     stored_path=path)
+            intake = unit.intake(self.vault, self.validator)
             sink = _PairSink(intake, self.record_type, self.feed.max_file_bytes)
             try:
                 result = self.outbox.download(path, sink, ("sm3", "sha256"))
@@ -404,18 +402,12 @@ class PbocIngest:
             if sink.parser.records != announced.count:
                 raise PairCheckFailed("pboc_count_mismatch", sm3=announced.sm3, count=announced.count,
                                       found=sink.parser.records, declared=announced.count)
-            counts = intake.counts
-            if self.feed.reject_threshold.exceeded(counts.rejected, counts.total):
-                raise _Refused(FileRejected("reject_threshold", rejected=counts.rejected, total=counts.total,
-                                            limit=self.feed.reject_threshold.describe()), sha, result.size)
-            processed = now_local()
-            receipt = receipts.build(name, sha, received, processed, counts, intake.errors, refused_whole=False)
-            row.sha256, row.size, row.status, row.processed_at = sha, result.size, receipt["status"], processed
-            row.finished = True
-            for key, value in counts.as_dict().items():
-                setattr(row, key, value)
-            s.add(Receipt(file_id=row.id, department=self.feed.department, status=receipt["status"],
-                          body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
+            try:
+                unit.check_threshold(intake)
+            except FileRejected as exc:
+                raise _Refused(exc, sha, result.size) from None
+            receipt = unit.accept(intake, sha256=sha, size=result.size, finished=True)
+            counts, row, processed = intake.counts, unit.row, now_local()
             pair.file_id, pair.last_problem, pair.updated_at = row.id, None, processed
             alerts.resolve(s, ALERT_CORRUPT, self.feed.department, name)
             outcome = PairOutcome(name, receipt["status"], counts.as_dict(), sha, row.id)
@@ -429,20 +421,10 @@ class PbocIngest:
         try:
             with self.store.session() as s:
                 pair = self._claim(s, name, announced)
-                now = now_local()
-                row = ReceivedFile(department=self.feed.department, name=name, size=refused.size,
-                                   sha256=refused.sha256, status="rejected", received_at=now, processed_at=now,
-                                   run_id=self.run_id, finished=True, stored_path=self._path(name),
-                                   error_code=exc.code, error_message=exc.message)
-                s.add(row)
-                s.flush()
-                errors = receipts.ReceiptErrors()
-                errors.add("file", None, "", "", exc.code, exc.message)
-                receipt = receipts.build(name, refused.sha256, local(now), now, receipts.Counts(), errors,
-                                         refused_whole=True)
-                s.add(Reject(file_id=row.id, position="file", code=exc.code, message=exc.message))
-                s.add(Receipt(file_id=row.id, department=self.feed.department, status="rejected",
-                              body=receipts.dumps(receipt).decode("utf-8"), created_at=now))
+                unit = ReceivedUnit.open(s, self.feed, name, size=refused.size, run_id=self.run_id,
+                                         stored_path=self._path(name))
+                unit.refuse(exc, sha256=refused.sha256, finished=True)
+                row, now = unit.row, now_local()
                 pair.file_id, pair.last_problem, pair.updated_at = row.id, exc.message, now
                 alert = alerts.raise_alert(s, ALERT_REFUSED, self.feed.department, name,
                                            message("pboc_pair_refused", name=name, problem=exc.message))

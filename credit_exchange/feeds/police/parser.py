@@ -63,7 +63,9 @@ class _Dialect(csv.Dialect):
 def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord]:
     """The records of one police CSV file, in file order."""
     version = file_version(feed, file_name)
-    record_type = feed.record_type or "fraud_case"
+    record_type = feed.record_type
+    if record_type is None:
+        raise ValueError(f"{feed.department}: config/departments.yaml gives no record_type")
     op_column = FIELDS.op_column(record_type)
     id_field = FIELDS.id_field(record_type)
     if op_column is None or id_field is None:

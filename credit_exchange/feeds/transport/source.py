@@ -39,14 +39,15 @@ from credit_exchange import alerts
 from credit_exchange.config import Feed
 from credit_exchange.feeds.unit import describe, is_transient
 from credit_exchange.intake import receipts
-from credit_exchange.intake.records import RecordIntake, chunked
+from credit_exchange.intake.records import chunked
+from credit_exchange.intake.unit import ReceivedUnit
 from credit_exchange.standard.canonical import canonical_json
 from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.standard.mapping import from_canonical_json
 from credit_exchange.standard.messages import message
 from credit_exchange.standard.records import FileRejected, SourceRecord, record_problem
 from credit_exchange.standard.validation import RecordValidator, get_validator
-from credit_exchange.store import Alert, Receipt, ReceivedFile, Reject, Store, Watermark
+from credit_exchange.store import Alert, ReceivedFile, Store, Watermark
 from credit_exchange.store.claims import Claims, Owner
 from credit_exchange.timeutil import now_local
 
@@ -360,27 +361,15 @@ class TransportPull:
         outcome.name = name
         try:
             with self.store.session() as s:
-                row = ReceivedFile(department=self.feed.department, name=name, size=spool.size,
-                                   sha256=spool.sha256, status="processing", received_at=received_at,
-                                   run_id=self.run_id, finished=False)
-                s.add(row)
-                s.flush()
-                outcome.file_id = row.id
-                intake = RecordIntake(s, self.feed.department, row.id, self.vault, self.validator)
+                unit = ReceivedUnit.open(s, self.feed, name, size=spool.size, sha256=spool.sha256,
+                                         received_at=received_at, run_id=self.run_id)
+                outcome.file_id = unit.file_id
+                intake = unit.intake(self.vault, self.validator)
                 for chunk in chunked(spool.records(record_type)):
                     intake.take(chunk)
                 counts = intake.counts
-                if self.feed.reject_threshold.exceeded(counts.rejected, counts.total):
-                    raise FileRejected("pull_reject_threshold", rejected=counts.rejected, total=counts.total,
-                                       limit=self.feed.reject_threshold.describe())
-                processed = now_local()
-                receipt = receipts.build(name, spool.sha256, received_at, processed, counts, intake.errors,
-                                         refused_whole=False)
-                row.status, row.processed_at, row.finished = receipt["status"], processed, True
-                for k, v in counts.as_dict().items():
-                    setattr(row, k, v)
-                s.add(Receipt(file_id=row.id, department=self.feed.department, status=receipt["status"],
-                              body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
+                receipt = unit.accept(intake, sha256=spool.sha256, size=spool.size, finished=True,
+                                      threshold_code="pull_reject_threshold")
                 # Same transaction as the records: the watermark moves only with them.
                 self._set_watermark(s, endpoint, server_time)
                 for kind in (ALERT_REFUSED, ALERT_FAILED):
@@ -397,21 +386,11 @@ class TransportPull:
                       exc: FileRejected) -> EndpointOutcome:
         """Too many bad records: keep the pull's ledger entry, receipt and an alert; no records, same watermark."""
         assert outcome.name is not None
-        processed = now_local()
         with self.store.session() as s:
-            row = ReceivedFile(department=self.feed.department, name=outcome.name, size=spool.size,
-                               sha256=spool.sha256, status="rejected", received_at=received_at,
-                               processed_at=processed, run_id=self.run_id, finished=True,
-                               error_code=exc.code, error_message=exc.message)
-            s.add(row)
-            s.flush()
-            errors = receipts.ReceiptErrors()
-            errors.add("file", None, "", "", exc.code, exc.message)
-            receipt = receipts.build(outcome.name, spool.sha256, received_at, processed, receipts.Counts(), errors,
-                                     refused_whole=True)
-            s.add(Reject(file_id=row.id, position="file", code=exc.code, message=exc.message))
-            s.add(Receipt(file_id=row.id, department=self.feed.department, status="rejected",
-                          body=receipts.dumps(receipt).decode("utf-8"), created_at=processed))
+            unit = ReceivedUnit.open(s, self.feed, outcome.name, size=spool.size, received_at=received_at,
+                                     run_id=self.run_id)
+            unit.refuse(exc, sha256=spool.sha256, finished=True)
+            row = unit.row
             self._alert(s, ALERT_REFUSED, outcome.endpoint, f"{outcome.name}: {exc.message}")
         log.warning("%s: refused whole (%s); watermark not moved", outcome.name, exc.message)
         outcome.status, outcome.file_id = "rejected", row.id

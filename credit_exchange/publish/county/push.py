@@ -253,11 +253,11 @@ def reconcile(store: Store, client: RecordReader, *, limit: int = 2000) -> Recon
         cursor = s.get(Watermark, RECONCILE_CURSOR)
         after = cursor.value if cursor is not None else ""
         rows = list(s.execute(select(Record.record_id, Record.hub_version, Record.content_hash, Record.op)
-                              .where(Record.record_id > after).order_by(Record.record_id).limit(limit)).tuples())
+                              .where(Record.record_id > after).order_by(Record.record_id).limit(limit)).all())
         if len(rows) < limit:  # wrap around for the next run
             rows += s.execute(select(Record.record_id, Record.hub_version, Record.content_hash, Record.op)
                               .where(Record.record_id <= after).order_by(Record.record_id)
-                              .limit(limit - len(rows))).tuples()
+                              .limit(limit - len(rows))).all()
         # Versions still owed (pending or in a batch) are not drift: the push will deliver them.
         owed = set(s.execute(select(OutboxItem.record_id).where(
             OutboxItem.platform == PLATFORM, OutboxItem.status.in_(("pending", "batched")))).scalars())

@@ -444,7 +444,7 @@ def test_credit_profile_rules() -> None:
     assert codes(rt, dict(person, uscc=make_uscc("91", "511123", 1))) == {("uscc", "not_allowed")}
     org = rec(rt, 0)
     assert codes(rt, dict(org, uscc=P)) == {("uscc", "uscc_placeholder")}
-    assert codes(rt, dict(org, record_counts={"nope": 1})) == {("record_counts", "enum")}
+    assert codes(rt, dict(org, record_counts={"No such type": 1})) == {("record_counts", "pattern")}
     assert codes(rt, dict(org, updated_at="2026-11-28 02:00")) == {("updated_at", "format_datetime")}
     assert codes(rt, dict(org, list_rules=["X1"])) == {("list_rules", "pattern")}
 

@@ -81,7 +81,7 @@ def test_no_full_id_number_anywhere(store: Any, night: dict[str, Any]) -> None:
     with store.session() as s:
         everything: list[Any] = [dashboard.overview(s, now)]
         for kind, (_, whose) in dashboard.DETAIL_KINDS.items():
-            owners = dashboard.DEPARTMENTS if whose == "department" else dashboard.PLATFORMS if whose == "platform" \
+            owners = dashboard.departments() if whose == "department" else dashboard.PLATFORMS if whose == "platform" \
                 else (None,)
             for owner in owners:
                 args = {whose: owner} if whose in {"department", "platform"} else {}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credit_exchange import config
+from credit_exchange import config, fast
 from credit_exchange.feeds.market import parser as market_xml
 from credit_exchange.feeds.registry import FileRejected, get_parser
 from credit_exchange.timeutil import LOCAL
@@ -38,8 +38,10 @@ def record_reader(request: pytest.FixtureRequest):
     market_xml.reader = saved  # type: ignore[assignment]
 
 
+@pytest.mark.skipif(fast.PURE_PYTHON, reason="QW_PURE_PYTHON=1 runs the reference paths; CI runs this without it")
 def test_the_c_reader_is_built_and_in_use() -> None:
     # `make install` builds it; a silent fall-back to lxml would make every ingest three times slower.
+    assert fast.chosen() == {"format_checks": "c", "market_xml_reader": "c"}
     assert set(market_xml.READERS) == {"libxml2", "lxml"}
     assert market_xml._market_sax is not None
 
@@ -47,6 +49,7 @@ def test_the_c_reader_is_built_and_in_use() -> None:
 def test_without_the_c_reader_lxml_serves_and_the_log_says_so_once(monkeypatch, caplog) -> None:
     monkeypatch.setattr(market_xml, "reader", _CHOOSE_READER)
     monkeypatch.setattr(market_xml, "_market_sax", None)
+    monkeypatch.setattr(market_xml, "PURE_PYTHON", False)  # not asked for: the extension is missing
     monkeypatch.setattr(market_xml, "_warned", [])
     recs = good_records("PENALTY", TODAY, 2)
     with caplog.at_level("WARNING", logger=market_xml.__name__):

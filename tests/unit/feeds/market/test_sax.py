@@ -16,11 +16,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credit_exchange import config
+
+# The C module itself: held to its reference even when the product runs the Python path (QW_PURE_PYTHON=1).
+from credit_exchange.fast import _market_sax as _sax  # noqa: E402
 from credit_exchange.feeds.market import parser as market_xml
 from credit_exchange.feeds.registry import FileRejected
 from credit_exchange.standard.fields import FIELDS
 
-_sax = market_xml._market_sax
+
+@pytest.fixture(autouse=True, scope="module")
+def c_reader_registered() -> Any:
+    saved = market_xml._market_sax, dict(market_xml.READERS)
+    market_xml._market_sax = _sax
+    market_xml.READERS["libxml2"] = market_xml._sax_records
+    yield
+    market_xml._market_sax = saved[0]
+    market_xml.READERS.clear()
+    market_xml.READERS.update(saved[1])
 
 NAME = "MARKET_PENALTY_20261128_001.xml"
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<CreditData xmlns="urn:qianwei:market:credit:1" '

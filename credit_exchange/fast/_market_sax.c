@@ -675,7 +675,7 @@ static PyMethodDef Parser_methods[] = {
 
 static PyTypeObject ParserType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "credit_exchange.feeds.market._sax.Parser",
+    .tp_name = "credit_exchange.fast._market_sax.Parser",
     .tp_basicsize = sizeof(Parser),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Streaming reader of the Records of one market XML document.",
@@ -685,11 +685,11 @@ static PyTypeObject ParserType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_sax", "libxml2 SAX reader of market XML Records.", -1, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_market_sax", "libxml2 SAX reader of market XML Records.", -1, NULL, NULL, NULL,
     NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__sax(void) {
+PyMODINIT_FUNC PyInit__market_sax(void) {
     xmlInitParser();
     init_sax();
     if (PyType_Ready(&ParserType) < 0)
@@ -697,9 +697,9 @@ PyMODINIT_FUNC PyInit__sax(void) {
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;
-    NotWellFormed = PyErr_NewException("credit_exchange.feeds.market._sax.NotWellFormed", NULL, NULL);
-    Unexpected = PyErr_NewException("credit_exchange.feeds.market._sax.Unexpected", NULL, NULL);
-    Doctype = PyErr_NewException("credit_exchange.feeds.market._sax.Doctype", NULL, NULL);
+    NotWellFormed = PyErr_NewException("credit_exchange.fast._market_sax.NotWellFormed", NULL, NULL);
+    Unexpected = PyErr_NewException("credit_exchange.fast._market_sax.Unexpected", NULL, NULL);
+    Doctype = PyErr_NewException("credit_exchange.fast._market_sax.Doctype", NULL, NULL);
     if (!NotWellFormed || !Unexpected || !Doctype
         || PyModule_AddObjectRef(m, "NotWellFormed", NotWellFormed) < 0
         || PyModule_AddObjectRef(m, "Unexpected", Unexpected) < 0
