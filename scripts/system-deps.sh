@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages of the real components the stand-ins and the tests run, installed
 # only when missing: OpenSSH's sshd (the inbox / PBoC / city SFTP stand-ins), PostgreSQL
-# (the production store, tested for real) and Chromium (the UI test). Then makes sure
-# PostgreSQL answers on 127.0.0.1:5432.
+# (the production store, tested for real), Chromium (the UI test) and docker-compose (the
+# compose file's check). Then makes sure PostgreSQL answers on 127.0.0.1:5432.
 set -euo pipefail
 
 SUDO=""
@@ -15,6 +15,8 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # A CJK font, so the Chinese labels of the UI render in screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || need+=(fonts-wqy-zenhei)
+# Debian's docker-compose 1.29 validates docker/docker-compose.yaml without a Docker engine.
+command -v docker-compose >/dev/null || need+=(docker-compose)
 
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -19,7 +19,8 @@ def sqlalchemy_url(conn: Any) -> str:
     """Turn an Airflow connection (JSON or URI form) into a SQLAlchemy URL.
 
     Accepted: conn_type ``sqlite`` with the file path as host, or ``postgres`` /
-    ``postgresql`` with host, port, schema (database), login and password.
+    ``postgresql`` with host, port, schema (database), login and password, and the libpq
+    extras of ``LIBPQ_EXTRAS`` (``sslmode``, ``sslrootcert``, …), which reach the driver.
     """
     conn_type = (conn.conn_type or "").lower()
     if conn_type == "sqlite":
@@ -36,8 +37,27 @@ def sqlalchemy_url(conn: Any) -> str:
                 auth += ":" + quote(conn.password, safe="")
             auth += "@"
         port = f":{conn.port}" if conn.port else ""
-        return f"postgresql+psycopg2://{auth}{conn.host or 'localhost'}{port}/{conn.schema or ''}"
+        url = f"postgresql+psycopg2://{auth}{conn.host or 'localhost'}{port}/{conn.schema or ''}"
+        return url + _libpq_query(conn)
     raise ValueError(f"exchange_db: unsupported connection type {conn_type!r} (sqlite or postgres)")
+
+
+# Connection extras handed to libpq as they are (TLS, and what a managed PostgreSQL asks for).
+LIBPQ_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword",
+                "target_session_attrs", "connect_timeout", "application_name")
+
+
+def _libpq_query(conn: Any) -> str:
+    """``?sslmode=verify-full&sslrootcert=…`` from the connection's extras; anything else is refused."""
+    extras = getattr(conn, "extra_dejson", None) or {}
+    if not isinstance(extras, dict):
+        return ""
+    unknown = sorted(set(extras) - set(LIBPQ_EXTRAS))
+    if unknown:
+        raise ValueError(f"exchange_db: 连接的 extra 含未知参数 (unknown extras) {unknown}; "
+                         f"可用 (known): {', '.join(LIBPQ_EXTRAS)}")
+    params = {k: str(extras[k]) for k in LIBPQ_EXTRAS if extras.get(k) not in (None, "")}
+    return "?" + urlencode(params) if params else ""
 
 
 def make_engine(url: str) -> Engine:
@@ -61,16 +81,70 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the store to the newest schema (idempotent)."""
-    from alembic import command
+# The key of the PostgreSQL advisory lock that migrations hold (any constant the hub alone uses).
+MIGRATION_LOCK = 0x51_57_48_55_42  # "QWHUB"
+
+
+class StoreNotMigrated(RuntimeError):
+    """The store's schema is not the code's: the deployment's init step has not migrated it."""
+
+    fail_fast = True
+    fail_fast_reason = "数据库未迁移到当前版本 (the store is not at the code's schema revision)"
+
+    def __init__(self, found: str | None, wanted: str) -> None:
+        super().__init__(
+            f"交换库（exchange_db）的结构版本为{found or '空'}，程序需要{wanted}；请先运行 "
+            f"`python -m credit_exchange.store migrate`（部署的初始化步骤） (the store is at revision "
+            f"{found or 'none'}, the code needs {wanted}: run `python -m credit_exchange.store migrate`, the "
+            f"deployment's init step, first)")
+        self.found, self.wanted = found, wanted
+
+
+def _alembic_config() -> Any:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the store to the newest schema (idempotent).
+
+    On PostgreSQL the whole upgrade holds a transaction-scoped advisory lock, so migrators that
+    start together (init steps of several hosts, a manual run) take turns: the first upgrades,
+    the others find the head and do nothing. SQLite serialises writers by itself.
+    """
+    from alembic import command
+
+    cfg = _alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def check_revision(engine: Engine) -> None:
+    """Refuse a store that is not at the code's revision (``StoreNotMigrated``, never retried)."""
+    found, wanted = current_revision(engine), head_revision()
+    if found != wanted:
+        raise StoreNotMigrated(found, wanted)
 
 
 class Store:
@@ -85,9 +159,25 @@ class Store:
 
     @classmethod
     def from_conn_id(cls, conn_id: str = "exchange_db") -> Store:
+        """The store of a task or the page.
+
+        A SQLite store (the demo, one machine) migrates itself on open. A PostgreSQL store (a
+        deployment, a cluster) is migrated once, explicitly, by the init step
+        (``python -m credit_exchange.store migrate``); a task only checks the revision, so four
+        ingests starting in the same minute never race a migration.
+        """
         from credit_exchange.airflow_conn import get_connection
 
-        return cls(sqlalchemy_url(get_connection(conn_id)))
+        url = sqlalchemy_url(get_connection(conn_id))
+        if url.startswith("sqlite"):
+            return cls(url)
+        store = cls(url, migrate_now=False)
+        try:
+            check_revision(store.engine)
+        except BaseException:
+            store.dispose()
+            raise
+        return store
 
     @contextmanager
     def session(self) -> Iterator[Session]:

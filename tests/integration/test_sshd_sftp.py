@@ -495,7 +495,7 @@ def test_download_memory_stays_flat(server: SshdServer) -> None:
         finally:
             tracemalloc.stop()
     assert result.size == 48 * MIB
-    from connectors.sftp import PREFETCH_BYTES
+    from connectors.paramiko_tuning import PREFETCH_BYTES
 
     # Bounded by the bytes requested ahead, not by the file size.
     bound = PREFETCH_BYTES + 4 * MIB
@@ -505,7 +505,7 @@ def test_download_memory_stays_flat(server: SshdServer) -> None:
 
 
 def test_reads_are_as_large_as_the_server_says_it_serves(server: SshdServer) -> None:
-    from connectors.sftp import DEFAULT_READ_REQUEST, READ_REQUEST_MAX
+    from connectors.paramiko_tuning import DEFAULT_READ_REQUEST, READ_REQUEST_MAX
 
     payload = os.urandom(3 * MIB + 12345)
     _local(server, "/police/inbox/sized.csv").write_bytes(payload)

@@ -398,3 +398,40 @@ def test_the_deployment_guide_names_every_connection() -> None:
         assert f"`{conn_id}`" in guide, conn_id
     assert "base64.urlsafe_b64encode(secrets.token_bytes(32))" in guide
     assert "do not show in the UI's connection list" in guide
+
+
+# -- the compose file as Docker Compose itself reads it ------------------------------------------
+
+CONFIG_CHECK_ENV = REPO / "docker" / "config-check.env"
+
+
+def _compose_config(tmp_path: Any, env_file: Any) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` (Debian's 1.29: no engine needed) on a copy of docker/ with the
+    connections file made from its example (the real one is never committed)."""
+    import shutil
+
+    folder = tmp_path / "docker"
+    shutil.copytree(REPO / "docker", folder)
+    shutil.copy(CONNECTIONS_EXAMPLE, folder / "connections.env")
+    return subprocess.run(["docker-compose", "-f", str(folder / "docker-compose.yaml"), "--env-file", str(env_file),
+                           "config"], capture_output=True, text=True, check=False, timeout=120, cwd=folder)
+
+
+def test_docker_compose_validates_the_file_with_the_check_values(tmp_path: Any) -> None:
+    done = _compose_config(tmp_path, CONFIG_CHECK_ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resolved = yaml.safe_load(done.stdout)
+    assert {"postgres", "redis", "airflow-scheduler", "airflow-worker", "airflow-triggerer"} <= set(resolved["services"])
+    scheduler = resolved["services"]["airflow-scheduler"]["environment"]
+    assert scheduler["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    # The check values are placeholders, said to be so; nothing secret is committed.
+    for key, value in read_env_file(CONFIG_CHECK_ENV).items():
+        if re.search(r"(PASSWORD|_SECRET|_KEY)$", key):
+            assert value == "not-a-secret-config-check-only", key
+    assert set(read_env_file(CONFIG_CHECK_ENV)) == set(read_env_file(ENV_EXAMPLE))
+
+
+def test_docker_compose_refuses_the_example_until_its_secrets_are_filled_in(tmp_path: Any) -> None:
+    done = _compose_config(tmp_path, ENV_EXAMPLE)
+    assert done.returncode != 0
+    assert "in docker/.env" in done.stderr  # the message says where the value belongs
