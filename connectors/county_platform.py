@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.http_api import PermanentHttpError, SignedApiClient
+from hub_messages import text
 
 CONN_ID = "county_platform"
 BATCHES_PATH = "/api/v1/batches"
@@ -30,7 +31,7 @@ class CountyPlatform:
         """
         answer = self.client.post_json(BATCHES_PATH, body)
         if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
-            raise ValueError("县平台的批次应答缺少 results (batch answer has no results list)")
+            raise ValueError(text("county_no_results"))
         return answer
 
     def get_record(self, record_id: str) -> dict[str, Any] | None:
@@ -42,5 +43,5 @@ class CountyPlatform:
                 return None
             raise
         if not isinstance(answer, dict):
-            raise ValueError("县平台的记录应答不是对象 (record answer is not an object)")
+            raise ValueError(text("county_record_not_object"))
         return answer

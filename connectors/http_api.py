@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from connectors.signing import Params, canonical_query, sign_headers
+from hub_messages import text
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class PermanentHttpError(HttpApiError):
         self.body = body
         self.error_code = body.get("error") if isinstance(body, dict) else None
         super().__init__(
-            f"对方拒绝请求 (request refused): HTTP {status} {method} {path}"
+            text("http_refused") + f": HTTP {status} {method} {path}"
             + (f" error={self.error_code}" if self.error_code else "")
         )
 
@@ -72,11 +73,11 @@ def base_url_from_connection(conn: Any) -> str:
     """Base URL from ``host`` with a scheme, or from ``schema`` + ``host`` + ``port``."""
     host = (conn.host or "").strip()
     if not host:
-        raise ValueError("连接缺少主机地址 (connection has no host)")
+        raise ValueError(text("http_no_host"))
     url = host if "://" in host else f"{(conn.schema or 'https').strip()}://{host}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"连接的地址无效 (invalid base URL): {parts.scheme}://{parts.hostname}")
+        raise ValueError(text("http_bad_base_url") + f": {parts.scheme}://{parts.hostname}")
     netloc = parts.netloc
     if conn.port and parts.port is None:
         netloc = f"{netloc}:{int(conn.port)}"
@@ -129,7 +130,7 @@ class SignedApiClient:
         session: requests.Session | None = None,
     ) -> None:
         if not app_key or not app_secret:
-            raise ValueError("连接缺少 app_key 或 app_secret (app_key / app_secret missing in extras)")
+            raise ValueError(text("http_no_app_key"))
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         parts = urlsplit(base_url)
@@ -158,7 +159,7 @@ class SignedApiClient:
         extra: dict[str, Any] = dict(conn.extra_dejson or {})
         for key in ("verify", "verify_ssl"):
             if key in extra and str(extra[key]).strip().lower() in ("false", "0", "no", "off"):
-                raise ValueError("不允许关闭TLS证书校验 (disabling TLS verification is not allowed)")
+                raise ValueError(text("http_tls_off"))
         timeout = extra.get("timeout")
         settings: dict[str, Any] = {
             "connect_timeout": _float(extra, "connect_timeout", float(timeout or DEFAULT_CONNECT_TIMEOUT_S)),
@@ -232,7 +233,7 @@ class SignedApiClient:
                 response = self._session.send(prepared, timeout=timeout, allow_redirects=False,
                                               proxies=settings["proxies"], verify=settings["verify"])
             except requests.exceptions.SSLError as exc:
-                raise HttpApiError(f"TLS证书校验失败 (TLS verification failed): {method} {wire_path}") from exc
+                raise HttpApiError(text("http_tls_failed") + f": {method} {wire_path}") from exc
             except (requests.Timeout, requests.ConnectionError,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 last_problem, last_status = type(exc).__name__, None
@@ -256,7 +257,7 @@ class SignedApiClient:
                         method, wire_path, attempt, self.max_attempts, last_problem, delay)
             self._sleep(delay)
         raise TransientHttpError(
-            f"多次重试后仍失败 (still failing after {attempt} attempts): {method} {wire_path}: {last_problem}",
+            text("http_still_failing", attempts=attempt) + f": {method} {wire_path}: {last_problem}",
             status=last_status, attempts=attempt)
 
     def get_json(self, path: str, params: Params = None) -> Any:
@@ -286,5 +287,4 @@ def _json_of(response: requests.Response) -> Any:
     try:
         return loads(response.content)
     except ValueError as exc:
-        raise HttpApiError(
-            f"对方返回的不是JSON (response is not JSON): HTTP {response.status_code}") from exc
+        raise HttpApiError(text("http_not_json") + f": HTTP {response.status_code}") from exc

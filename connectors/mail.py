@@ -20,6 +20,8 @@ from typing import Any
 
 from airflow.providers.smtp.hooks.smtp import SmtpHook
 
+import hub_messages
+
 
 class MailRefused(RuntimeError):
     """The alert_smtp connection asks for something the hub does not do (plain text, no verification)."""
@@ -47,13 +49,12 @@ class HubSmtpHook(SmtpHook):
         if self.use_ssl:
             return False  # already inside TLS
         if _flag(self.conn.extra_dejson, "disable_tls"):
-            raise MailRefused("alert_smtp：不允许明文发送邮件，请使用 465 端口 TLS 或 STARTTLS "
-                              "(alert_smtp asks for plain text: use TLS on 465 or STARTTLS)")
+            raise MailRefused(hub_messages.text("mail_plain_text"))
         return True
 
     def _build_ssl_context(self) -> ssl.SSLContext:
         if str(self.conn.extra_dejson.get("ssl_context") or "default").lower() != "default":
-            raise MailRefused("alert_smtp：不允许关闭证书校验 (ssl_context other than default: TLS must be verified)")
+            raise MailRefused(hub_messages.text("mail_unverified"))
         ca_file = self.conn.extra_dejson.get("ca_file") or None
         return ssl.create_default_context(cafile=ca_file)
 
@@ -67,7 +68,7 @@ class HubSmtpHook(SmtpHook):
         client = self._smtp_client
         if client is not None and not self.use_ssl and getattr(client, "sock", None) is not None:
             if not isinstance(client.sock, ssl.SSLSocket):
-                raise MailRefused("alert_smtp：服务器未启用 STARTTLS (the server did not start TLS)")
+                raise MailRefused(hub_messages.text("mail_no_starttls"))
         return hook
 
 
@@ -76,7 +77,7 @@ def send_mail(conn_id: str, to: str, subject: str, text: str) -> None:
     import html
 
     if not to.strip():
-        raise MailRefused(f"{conn_id}：extra 中缺少收件人 to (no recipients in the extra 'to')")
+        raise MailRefused(hub_messages.text("mail_no_recipients", conn_id=conn_id))
     with HubSmtpHook(smtp_conn_id=conn_id) as hook:
         hook.send_email_smtp(to=to, subject=subject, html_content=f"<pre>{html.escape(text)}</pre>",
                              mime_charset="utf-8")

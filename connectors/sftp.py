@@ -42,67 +42,12 @@ from connectors.paramiko_tuning import (
     StreamingFile,
     Transport,
 )
+from hub_messages import text
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
 TMP_SUFFIX = ".tmp"
-
-
-# What people read (task logs, alerts): Chinese with an English gloss, in one place.
-MESSAGES = {
-    "no_pin": (
-        "SFTP 连接 {where} 未固定主机公钥，拒绝连接；请在连接的 extra 中设置 host_key"
-        "（如 \"ssh-ed25519 AAAA…\"）或 known_hosts 文件路径 "
-        "(host key not pinned: set the host_key or known_hosts extra)"
-    ),
-    "check_disabled": (
-        "SFTP 连接 {where} 设置了 {option}，本系统不允许关闭主机公钥校验；请删除该项并固定主机公钥 "
-        "(host key verification may not be turned off: remove {option} and pin the key)"
-    ),
-    "bad_host_key": (
-        "SFTP 连接 {where} 的 host_key 无法解析：{detail}；格式应为 \"<类型> <base64>\" "
-        "(unreadable host_key extra, expected \"<key type> <base64>\")"
-    ),
-    "known_hosts_missing": (
-        "SFTP 连接 {where} 指定的 known_hosts 文件 {path} 无法读取：{detail} "
-        "(known_hosts file unreadable)"
-    ),
-    "known_hosts_no_entry": (
-        "known_hosts 文件 {path} 中没有 {names} 的公钥，拒绝连接 "
-        "(no entry for this host in the known_hosts file)"
-    ),
-    "mismatch": (
-        "SFTP 服务器 {where} 出示的主机公钥（{key_type} {fingerprint}）与固定的公钥不符，已拒绝连接；"
-        "如服务器确实更换了密钥，请核实后更新连接的 host_key "
-        "(host key mismatch: possible man-in-the-middle, connection refused)"
-    ),
-    "auth": (
-        "SFTP 服务器 {where} 拒绝了登录（用户 {login}）：{detail}；请检查连接的 key_file / private_key "
-        "(authentication failed)"
-    ),
-    "connect": "无法连接 SFTP 服务器 {where}：{detail} (could not connect)",
-    "timeout": (
-        "SFTP 服务器 {where} 在 {seconds:g} 秒内无响应（{stage}），已放弃 "
-        "(timed out during {stage})"
-    ),
-    "deadline": (
-        "传输 {path} 超过总时限 {seconds:g} 秒，已中止；可调大连接 extra 的 transfer_timeout "
-        "(transfer exceeded its overall deadline)"
-    ),
-    "lost": "与 SFTP 服务器 {where} 的连接中断：{detail} (connection lost)",
-    "changed": (
-        "文件 {path} 在传输过程中发生变化（已读 {read} 字节，服务器现为 {now} 字节），本次结果作废 "
-        "(file changed during transfer)"
-    ),
-    "upload_size": (
-        "上传 {path} 后服务器上的大小为 {remote} 字节，应为 {local} 字节，已放弃 (upload incomplete)"
-    ),
-    "target_exists": (
-        "目标 {dst} 已存在，未覆盖；请先处理该文件 (target already exists, not overwritten)"
-    ),
-    "bad_key": "SFTP 连接 {where} 的私钥无法读取：{detail} (unreadable client private key)",
-}
 
 
 class SftpError(Exception):
@@ -217,9 +162,7 @@ class _PinnedKeyPolicy(paramiko.RejectPolicy):
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise HostKeyMismatch(
-            MESSAGES["mismatch"].format(
-                where=self.where, key_type=key.get_name(), fingerprint=key.fingerprint
-            )
+            text("sftp_mismatch", where=self.where, key_type=key.get_name(), fingerprint=key.fingerprint)
         )
 
 
@@ -230,22 +173,23 @@ def _truthy(value: Any) -> bool:
 def _parse_host_key(line: str, where: str) -> paramiko.PKey:
     parts = line.split()
     if len(parts) < 2:
-        raise HostKeyNotPinned(MESSAGES["bad_host_key"].format(where=where, detail="缺少类型或公钥"))
+        detail = text("sftp_host_key_incomplete")
+        raise HostKeyNotPinned(text("sftp_bad_host_key", where=where, detail=detail))
     key_type, blob = parts[0], parts[1]
     try:
         return paramiko.PKey.from_type_string(key_type, base64.b64decode(blob, validate=True))
     except (binascii.Error, ValueError, paramiko.SSHException, paramiko.pkey.UnknownKeyType) as exc:
-        raise HostKeyNotPinned(MESSAGES["bad_host_key"].format(where=where, detail=exc)) from exc
+        raise HostKeyNotPinned(text("sftp_bad_host_key", where=where, detail=exc)) from exc
 
 
-def _load_private_key(text: str, passphrase: str | None, where: str) -> paramiko.PKey:
+def _load_private_key(pem: str, passphrase: str | None, where: str) -> paramiko.PKey:
     errors = []
     for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
         try:
-            return key_class.from_private_key(io.StringIO(text), password=passphrase)
+            return key_class.from_private_key(io.StringIO(pem), password=passphrase)
         except (paramiko.SSHException, ValueError) as exc:
             errors.append(f"{key_class.__name__}: {exc}")
-    raise SftpAuthError(MESSAGES["bad_key"].format(where=where, detail="; ".join(errors)))
+    raise SftpAuthError(text("sftp_bad_key", where=where, detail="; ".join(errors)))
 
 
 class SftpConnector:
@@ -270,7 +214,7 @@ class SftpConnector:
         name: str | None = None,
     ) -> None:
         if not host:
-            raise SftpConnectError("SFTP 连接缺少主机地址 (connection has no host)")
+            raise SftpConnectError(text("sftp_no_host"))
         self.host = host
         self.port = int(port or 22)
         self.login = login or ""
@@ -305,7 +249,7 @@ class SftpConnector:
         # an admin who set one must learn that it has no effect here.
         for option in ("no_host_key_check", "ignore_hostkey_verification", "allow_host_key_change"):
             if _truthy(extra.get(option, False)):
-                raise HostKeyNotPinned(MESSAGES["check_disabled"].format(where=where, option=option))
+                raise HostKeyNotPinned(text("sftp_check_disabled", where=where, option=option))
         return cls(
             conn.host,
             conn.port,
@@ -343,16 +287,16 @@ class SftpConnector:
                 table = paramiko.HostKeys(str(path))
             except OSError as exc:
                 raise HostKeyNotPinned(
-                    MESSAGES["known_hosts_missing"].format(where=self.where, path=path, detail=exc)
+                    text("sftp_known_hosts_missing", where=self.where, path=path, detail=exc)
                 ) from exc
             for name in self._lookup_names():
                 entry = table.lookup(name)
                 if entry:
                     return list(entry.values())
             raise HostKeyNotPinned(
-                MESSAGES["known_hosts_no_entry"].format(path=path, names=" / ".join(self._lookup_names()))
+                text("sftp_known_hosts_no_entry", path=path, names=" / ".join(self._lookup_names()))
             )
-        raise HostKeyNotPinned(MESSAGES["no_pin"].format(where=self.where))
+        raise HostKeyNotPinned(text("sftp_no_pin", where=self.where))
 
     # ---------------------------------------------------------------- connection
 
@@ -398,7 +342,7 @@ class SftpConnector:
             for name in self._lookup_names():
                 pinned.add(name, key.get_name(), key)
         client.set_missing_host_key_policy(_PinnedKeyPolicy(self.where))
-        stage, stage_seconds = "连接与认证 connect and authenticate", t.connect
+        stage, stage_seconds = text("sftp_stage_connect"), t.connect
         try:
             client.connect(
                 self.host,
@@ -416,7 +360,7 @@ class SftpConnector:
                 look_for_keys=False,
                 transport_factory=Transport,
             )
-            stage, stage_seconds = "打开 SFTP 通道 opening the SFTP channel", t.channel
+            stage, stage_seconds = text("sftp_stage_channel"), t.channel
             transport = client.get_transport()
             assert transport is not None
             # invoke_subsystem() waits without a time-out; a watchdog closes the
@@ -435,41 +379,37 @@ class SftpConnector:
                 watchdog.cancel()
             if not transport.is_active():
                 raise SftpTimeout(
-                    MESSAGES["timeout"].format(where=self.where, seconds=t.channel, stage=stage)
+                    text("sftp_timeout", where=self.where, seconds=t.channel, stage=stage)
                 )
         except SftpError:
             client.close()
             raise
         except paramiko.BadHostKeyException as exc:
             client.close()
-            raise HostKeyMismatch(
-                MESSAGES["mismatch"].format(
-                    where=self.where, key_type=exc.key.get_name(), fingerprint=exc.key.fingerprint
-                )
-            ) from exc
+            raise HostKeyMismatch(text("sftp_mismatch", where=self.where, key_type=exc.key.get_name(),
+                                       fingerprint=exc.key.fingerprint)) from exc
         except paramiko.AuthenticationException as exc:
             client.close()
-            raise SftpAuthError(MESSAGES["auth"].format(where=self.where, login=self.login, detail=exc)) from exc
+            raise SftpAuthError(text("sftp_auth", where=self.where, login=self.login, detail=exc)) from exc
         except TimeoutError as exc:
             client.close()
             raise SftpTimeout(
-                MESSAGES["timeout"].format(where=self.where, seconds=stage_seconds, stage=stage)
+                text("sftp_timeout", where=self.where, seconds=stage_seconds, stage=stage)
             ) from exc
         except (paramiko.SSHException, EOFError, OSError) as exc:
             client.close()
-            text = str(exc).lower()
+            said = str(exc).lower()
             # paramiko reports a silent peer as an SSHException about the banner, and
             # a handshake that outlives the connect time-out not as a time-out at all:
             # start_client() just returns and the next step finds "No existing session".
-            if "banner" in text or isinstance(exc.__context__, TimeoutError):
+            if "banner" in said or isinstance(exc.__context__, TimeoutError):
                 raise SftpTimeout(
-                    MESSAGES["timeout"].format(where=self.where, seconds=t.banner, stage="协议标识 banner")
+                    text("sftp_timeout", where=self.where, seconds=t.banner, stage=text("sftp_stage_banner"))
                 ) from exc
-            if "no existing session" in text:
-                raise SftpTimeout(
-                    MESSAGES["timeout"].format(where=self.where, seconds=t.connect, stage="握手 handshake")
-                ) from exc
-            raise SftpConnectError(MESSAGES["connect"].format(where=self.where, detail=exc)) from exc
+            if "no existing session" in said:
+                stage = text("sftp_stage_handshake")
+                raise SftpTimeout(text("sftp_timeout", where=self.where, seconds=t.connect, stage=stage)) from exc
+            raise SftpConnectError(text("sftp_connect", where=self.where, detail=exc)) from exc
         self._client, self._sftp = client, sftp
         log.info("SFTP connected to %s", self.where)
 
@@ -484,11 +424,11 @@ class SftpConnector:
                 raise
             self.close()
             raise SftpTimeout(
-                MESSAGES["timeout"].format(where=self.where, seconds=self.timeouts.channel, stage=what)
+                text("sftp_timeout", where=self.where, seconds=self.timeouts.channel, stage=what)
             ) from exc
         except (paramiko.SSHException, EOFError) as exc:
             self.close()
-            raise SftpConnectionLost(MESSAGES["lost"].format(where=self.where, detail=exc)) from exc
+            raise SftpConnectionLost(text("sftp_lost", where=self.where, detail=exc)) from exc
 
     # ---------------------------------------------------------------- listing
 
@@ -541,7 +481,7 @@ class SftpConnector:
             found = self.stat(str(current))
             if found is not None:
                 if not found.is_dir:
-                    raise NotADirectoryError(f"{current} 不是目录 (not a directory)")
+                    raise NotADirectoryError(text("sftp_not_a_directory", path=current))
                 continue
             try:
                 with self._guard(f"mkdir {current}"):
@@ -571,7 +511,7 @@ class SftpConnector:
         except OSError as exc:
             # The plain rename reports "target exists" as a bare SSH_FX_FAILURE.
             if not overwrite and self.exists(dst) and self.exists(src):
-                raise TargetExists(MESSAGES["target_exists"].format(dst=dst)) from exc
+                raise TargetExists(text("sftp_target_exists", dst=dst)) from exc
             raise
 
     def claim(self, src: str, dst: str) -> bool:
@@ -644,11 +584,11 @@ class SftpConnector:
                 now = handle.stat().st_size or 0
             except EOFError as exc:
                 # SSH_FX_EOF on a prefetched chunk: the file shrank under us.
-                raise TransferChanged(MESSAGES["changed"].format(path=path, read=size, now="?")) from exc
+                raise TransferChanged(text("sftp_changed", path=path, read=size, now="?")) from exc
             finally:
                 handle.close()
         if now != size:
-            raise TransferChanged(MESSAGES["changed"].format(path=path, read=size, now=now))
+            raise TransferChanged(text("sftp_changed", path=path, read=size, now=now))
         return TransferResult(path, size, {name: h.hexdigest() for name, h in hashers.items()})
 
     def read_bytes(self, path: str) -> bytes:
@@ -692,7 +632,7 @@ class SftpConnector:
                         self._check_deadline(deadline, path)
                 remote_size = self.sftp.stat(tmp).st_size
                 if remote_size != size:
-                    raise SftpError(MESSAGES["upload_size"].format(path=path, remote=remote_size, local=size))
+                    raise SftpError(text("sftp_upload_size", path=path, remote=remote_size, local=size))
                 self.sftp.posix_rename(tmp, path)
         except BaseException:
             self._discard(tmp)
@@ -707,7 +647,7 @@ class SftpConnector:
 
     def _check_deadline(self, deadline: float, path: str) -> None:
         if time.monotonic() > deadline:
-            raise SftpTimeout(MESSAGES["deadline"].format(path=path, seconds=self.timeouts.transfer))
+            raise SftpTimeout(text("sftp_deadline", path=path, seconds=self.timeouts.transfer))
 
     def _discard(self, tmp: str) -> None:
         if not self.connected:
@@ -743,7 +683,6 @@ __all__ = [
     "CHUNK_SIZE",
     "HostKeyMismatch",
     "HostKeyNotPinned",
-    "MESSAGES",
     "RemoteFile",
     "SftpAuthError",
     "SftpConnectError",

@@ -20,6 +20,8 @@ from email.message import Message
 from typing import Any
 from urllib.parse import quote, unquote
 
+from hub_messages import text
+
 HEADER_APP_KEY = "X-App-Key"
 HEADER_TIMESTAMP = "X-Timestamp"
 HEADER_NONCE = "X-Nonce"
@@ -103,12 +105,12 @@ def sign_headers(app_key: str, app_secret: str, method: str, path: str, params: 
     """Headers for one request; ``path`` is the percent-encoded path as it goes on the wire."""
     timestamp_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
     nonce = new_nonce() if nonce is None else nonce
-    text = string_to_sign(method, path, canonical_query(params), timestamp_ms, nonce, body)
+    to_sign = string_to_sign(method, path, canonical_query(params), timestamp_ms, nonce, body)
     return {
         HEADER_APP_KEY: app_key,
         HEADER_TIMESTAMP: str(timestamp_ms),
         HEADER_NONCE: nonce,
-        HEADER_SIGNATURE: signature(app_secret, text),
+        HEADER_SIGNATURE: signature(app_secret, to_sign),
     }
 
 
@@ -156,26 +158,26 @@ def verify(headers: Mapping[str, str] | Message, method: str, path_as_sent: str,
     nonce = lowered.get(HEADER_NONCE.lower(), "")
     sent_signature = lowered.get(HEADER_SIGNATURE.lower(), "")
     if not (app_key and timestamp and nonce and sent_signature):
-        raise SignatureError("MISSING_HEADERS", "缺少签名请求头 (signature headers missing)")
+        raise SignatureError("MISSING_HEADERS", text("sign_missing_headers"))
     secret = secret_for.get(app_key) if isinstance(secret_for, Mapping) else secret_for(app_key)
     if not secret:
-        raise SignatureError("UNKNOWN_APP_KEY", "未知的应用标识 (unknown app key)")
+        raise SignatureError("UNKNOWN_APP_KEY", text("sign_unknown_app_key"))
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
-        raise SignatureError("BAD_TIMESTAMP", "时间戳格式错误 (timestamp is not Unix milliseconds)")
+        raise SignatureError("BAD_TIMESTAMP", text("sign_bad_timestamp"))
     now_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
     if abs(now_ms - int(timestamp)) > max_skew_s * 1000:
-        raise SignatureError("CLOCK_SKEW", "时间戳与服务器时间相差超过300秒 (timestamp off by more than 300 s)")
+        raise SignatureError("CLOCK_SKEW", text("sign_clock_skew"))
     if len(nonce) < MIN_NONCE_LENGTH:
-        raise SignatureError("BAD_NONCE", "随机数长度不足16位 (nonce shorter than 16 characters)")
+        raise SignatureError("BAD_NONCE", text("sign_bad_nonce"))
     try:
         query = canonical_query(parse_query(raw_query))
     except UnicodeError as exc:
-        raise SignatureError("BAD_QUERY", "查询参数编码错误 (query string is not UTF-8)") from exc
+        raise SignatureError("BAD_QUERY", text("sign_bad_query")) from exc
     expected = signature(secret, string_to_sign(method, path_as_sent, query, timestamp, nonce, body))
     # Bytes, because compare_digest refuses non-ASCII str and a hostile header may hold some.
     if not hmac.compare_digest(expected.encode(), sent_signature.lower().encode("utf-8", "replace")):
-        raise SignatureError("BAD_SIGNATURE", "签名不正确 (signature does not match)")
+        raise SignatureError("BAD_SIGNATURE", text("sign_bad_signature"))
     # Only a correctly signed request may consume a nonce, so forgeries cannot burn them.
     if not nonces.add_if_new(app_key, nonce, now_ms / 1000):
-        raise SignatureError("NONCE_REUSED", "随机数在10分钟内重复使用 (nonce reused within 10 minutes)")
+        raise SignatureError("NONCE_REUSED", text("sign_nonce_reused"))
     return app_key

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from connectors.http_api import PermanentHttpError, SignedApiClient
+from hub_messages import text
 
 CONN_ID = "transport_api"
 ENDPOINTS = ("courier-enterprises", "courier-violations")
@@ -16,7 +17,7 @@ class PageTokenExpired(Exception):
     """The API refused a page token older than 10 minutes: restart from the watermark."""
 
     def __init__(self, endpoint: str) -> None:
-        super().__init__(f"分页令牌已过期，请从水位线重新拉取 (page token expired, restart {endpoint} from the watermark)")
+        super().__init__(text("transport_token_expired", endpoint=endpoint))
         self.endpoint = endpoint
 
 
@@ -36,7 +37,7 @@ class TransportApi:
         Raises PageTokenExpired; the caller must not advance its watermark in that case.
         """
         if endpoint not in ENDPOINTS:
-            raise ValueError(f"未知的交通接口 (unknown transport endpoint): {endpoint}")
+            raise ValueError(text("transport_unknown_endpoint") + f": {endpoint}")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         path = f"/api/v1/{endpoint}"
@@ -53,12 +54,12 @@ class TransportApi:
                     raise PageTokenExpired(endpoint) from exc
                 raise
             if not isinstance(page, dict) or not isinstance(page.get("items"), list):
-                raise ValueError("交通接口应答缺少 items (page has no items list)")
+                raise ValueError(text("transport_no_items"))
             yield page
             token = page.get("next_page_token")
             if not token:
                 return
             # A server handing back a token it already gave would loop forever.
             if token in seen_tokens:
-                raise ValueError("交通接口重复返回同一分页令牌 (API repeated a page token)")
+                raise ValueError(text("transport_token_repeated"))
             seen_tokens.add(token)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from credit_exchange.standard.pii import mask_text
 from credit_exchange.store import Alert
 from credit_exchange.timeutil import now_local
+from hub_messages import text
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def deliver(alerts: list[Alert], get_connection: Any = None, sleep: Any = None) 
         from credit_exchange.airflow_conn import get_connection as _get
 
         get_connection = _get
-    text = "\n".join(f"[犍为信用交换 Qianwei hub] {a.kind} · {a.source} · {a.subject or ''}\n{a.message}" for a in alerts)
+    lines = "\n".join(text("alert_line", kind=a.kind, source=a.source, subject=a.subject or "",
+                           message=a.message) for a in alerts)
     configured = sent = 0
     webhook = _optional(get_connection, WEBHOOK_CONN)
     if webhook is not None:
@@ -68,7 +70,7 @@ def deliver(alerts: list[Alert], get_connection: Any = None, sleep: Any = None) 
         try:
             from connectors.chat_robot import send_text
 
-            send_text(webhook, mask_text(text), **({"sleep": sleep} if sleep else {}))
+            send_text(webhook, mask_text(lines), **({"sleep": sleep} if sleep else {}))
             sent += 1
         except Exception as exc:  # noqa: BLE001 - an alert channel must never fail the task
             log.error("alert webhook failed: %s", mask_text(str(exc))[:300])
@@ -79,7 +81,7 @@ def deliver(alerts: list[Alert], get_connection: Any = None, sleep: Any = None) 
             from connectors.mail import send_mail
 
             send_mail(SMTP_CONN, str((smtp.extra_dejson or {}).get("to", "")),
-                      f"[犍为信用交换] {len(alerts)} 条告警 (alerts)", mask_text(text))
+                      text("alert_mail_subject", count=len(alerts)), mask_text(lines))
             sent += 1
         except Exception as exc:  # noqa: BLE001
             log.error("alert e-mail failed: %s: %s", type(exc).__name__, mask_text(str(exc))[:300])
@@ -146,7 +148,8 @@ def cycle_checked(s: Session, night: str, outcomes: dict[str, str]) -> list[Aler
     return raised
 
 
-CYCLE_STATES = {"failed": "失败 failed", "running": "仍在运行 still running", "not_run": "未运行 never ran"}
+CYCLE_STATES = {"failed": text("cycle_state_failed"), "running": text("cycle_state_running"),
+                "not_run": text("cycle_state_not_run")}
 
 
 def on_task_failure(context: dict[str, Any], store: Any = None) -> Alert | None:
@@ -161,8 +164,7 @@ def on_task_failure(context: dict[str, Any], store: Any = None) -> Alert | None:
     run_id = getattr(ti, "run_id", None) or str(context.get("run_id") or "")
     error = context.get("exception")
     detail = f"{type(error).__name__}: {error}" if error is not None else "no exception recorded"
-    message = (f"任务失败且不再重试，请在 Airflow 中查看日志 (task failed for good; see its log in Airflow): "
-               f"{dag_id}.{task_id} ({run_id}): {detail[:500]}")
+    message = text("alert_task_failed") + f": {dag_id}.{task_id} ({run_id}): {detail[:500]}"
     own = store is None
     try:
         if own:

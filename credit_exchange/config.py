@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from hub_messages import text
+
 CONFIG_DIR = Path(os.environ.get("HUB_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
 CONFIG_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "config"
 FIELD_TABLE = Path(__file__).resolve().parent.parent / "schemas" / "fields.json"
@@ -31,7 +33,7 @@ class ConfigError(ValueError):
         self.path, self.line, self.key, self.problem = path, line, key, problem
         where = f"{path.parent.name}/{path.name}" + (f":{line}" if line else "")
         dotted = _dotted(key)
-        super().__init__(f"{where}: {dotted + ': ' if dotted else ''}配置错误 (configuration error): {problem}")
+        super().__init__(f"{where}: {dotted + ': ' if dotted else ''}{text('config_error')}: {problem}")
 
 
 def _dotted(key: Key) -> str:
@@ -41,21 +43,21 @@ def _dotted(key: Key) -> str:
 def _read(path: Path) -> tuple[Any, dict[Key, int]]:
     """The YAML document and the line of every key in it; a key given twice is refused."""
     try:
-        text = path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, None, (), f"无法读取 (cannot read the file): {exc}") from exc
-    loader = yaml.SafeLoader(text)
+        raise ConfigError(path, None, (), text("config_unreadable") + f": {exc}") from exc
+    loader = yaml.SafeLoader(source)
     try:
         node = loader.get_single_node()
         if node is None:
-            raise ConfigError(path, 1, (), "文件为空 (the file is empty)")
+            raise ConfigError(path, 1, (), text("config_empty"))
         lines: dict[Key, int] = {}
         _lines(path, node, (), lines)
         return loader.construct_document(node), lines
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(path, mark.line + 1 if mark else None, (),
-                          f"YAML 语法错误 (YAML syntax error): {getattr(exc, 'problem', exc)}") from exc
+                          text("config_yaml_syntax") + f": {getattr(exc, 'problem', exc)}") from exc
     finally:
         loader.dispose()
 
@@ -68,7 +70,7 @@ def _lines(path: Path, node: yaml.Node, key: Key, out: dict[Key, int]) -> None:
             name = k.value
             if name in seen:
                 raise ConfigError(path, k.start_mark.line + 1, (*key, name),
-                                  "同一个键出现两次 (the key is given twice: keep one)")
+                                  text("config_duplicate_key"))
             seen.add(name)
             out[(*key, name)] = k.start_mark.line + 1
             _lines(path, v, (*key, name), out)
@@ -88,21 +90,21 @@ def _schema_errors(path: Path, data: Any, lines: dict[Key, int], schema: dict[st
             for name in names or ["?"]:
                 key = (*at, name)
                 errors.append(ConfigError(path, lines.get(key, lines.get(at)), key,
-                                          "未知的键，请检查拼写 (unknown key: check the spelling)"))
+                                          text("config_unknown_key")))
             continue
         if err.validator == "required":
-            problem = f"缺少必填的键 (a required key is missing): {err.message.split(' is a required')[0]}"
+            problem = text("config_required") + f": {err.message.split(' is a required')[0]}"
         elif err.validator == "type":
-            problem = f"类型错误 (wrong type): {err.message}"
+            problem = text("config_type") + f": {err.message}"
         elif err.validator in ("enum", "const"):
-            problem = f"取值不在允许范围内 (value not allowed): {err.message}"
+            problem = text("config_enum") + f": {err.message}"
         elif err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems",
                                "minProperties", "minLength", "maxLength"):
-            problem = f"取值超出范围 (value out of range): {err.message}"
+            problem = text("config_range") + f": {err.message}"
         elif err.validator == "pattern":
-            problem = f"格式不正确 (wrong format): {err.message}"
+            problem = text("config_pattern") + f": {err.message}"
         else:
-            problem = f"不符合配置规则 (does not fit the rules of this file): {err.message[:300]}"
+            problem = text("config_other") + f": {err.message[:300]}"
         errors.append(ConfigError(path, lines.get(at), at, problem))
     return errors
 
@@ -113,7 +115,7 @@ def load(name: str) -> dict[str, Any]:
     path = CONFIG_DIR / f"{name}.yaml"
     data, lines = _read(path)
     if not isinstance(data, dict):
-        raise ConfigError(path, 1, (), "顶层应为键值映射 (the top level must be a mapping of keys)")
+        raise ConfigError(path, 1, (), text("config_not_mapping"))
     schema_path = CONFIG_SCHEMAS / f"{name}.schema.json"
     if schema_path.exists():
         errors = _schema_errors(path, data, lines, json.loads(schema_path.read_text(encoding="utf-8")))
@@ -127,7 +129,7 @@ def load(name: str) -> dict[str, Any]:
                 re.compile(raw["file_pattern"], re.ASCII)
             except re.error as exc:
                 key = ("departments", dept, "file_pattern")
-                raise ConfigError(path, lines.get(key), key, f"正则表达式无效 (not a valid regular expression): {exc}") from exc
+                raise ConfigError(path, lines.get(key), key, text("config_bad_regex") + f": {exc}") from exc
         _check_record_types(path, data, lines)
     return data
 
@@ -147,10 +149,8 @@ def _check_record_types(path: Path, data: dict[str, Any], lines: dict[Key, int])
             named += [(("departments", dept, group, k), v) for k, v in (raw.get(group) or {}).items()]
         for key, record_type in named:
             if record_type is not None and record_type not in known:
-                raise ConfigError(path, lines.get(key), key,
-                                  f"记录类型{record_type!r}不在字段表 schemas/fields.json 中 (record type "
-                                  f"{record_type!r} is not in the field table schemas/fields.json): "
-                                  f"{', '.join(sorted(known))}")
+                problem = text("config_unknown_record_type", record_type=record_type)
+                raise ConfigError(path, lines.get(key), key, problem + f": {', '.join(sorted(known))}")
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ class RejectThreshold:
     def describe(self) -> str:
         parts = []
         if self.count is not None:
-            parts.append(f"{self.count} 条 (records)")
+            parts.append(text("config_threshold_count", count=self.count))
         if self.share is not None:
             parts.append(f"{self.share:.0%}")
         return " / ".join(parts)

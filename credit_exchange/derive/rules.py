@@ -17,6 +17,7 @@ from typing import Any
 from credit_exchange import config
 from credit_exchange.standard.fields import FIELDS
 from credit_exchange.standard.publication import add_months
+from hub_messages import text
 
 # The department record types rules may look at: those of the field table (schemas/fields.json).
 RECORD_TYPES = frozenset(FIELDS.department_types())
@@ -35,7 +36,7 @@ class RulesConfigError(ValueError):
     """config/rules.yaml says something the hub cannot apply."""
 
     def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"config/rules.yaml {where}: 规则配置错误 (rules configuration error): {problem}")
+        super().__init__(text("rules_error", where=where) + f": {problem}")
 
 
 # -- conditions ---------------------------------------------------------------------------
@@ -86,22 +87,22 @@ def _conditions(raw: Any, where: str) -> tuple[Condition, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, Mapping):
-        raise RulesConfigError(where, "应为“字段: 条件”的映射 (expected a mapping of field: condition)")
+        raise RulesConfigError(where, text("rules_conditions_mapping"))
     out = []
     for name, cond in raw.items():
         if not isinstance(cond, Mapping):
             out.append(Condition(str(name), "equals", cond))
             continue
         if not cond:
-            raise RulesConfigError(f"{where}.{name}", "条件为空 (empty condition)")
+            raise RulesConfigError(f"{where}.{name}", text("rules_empty_condition"))
         for op, arg in cond.items():
             if op not in _OPS:
-                raise RulesConfigError(f"{where}.{name}", f"未知条件 {op!r} (unknown condition; use one of "
-                                                          f"{', '.join(sorted(_OPS))})")
+                raise RulesConfigError(f"{where}.{name}",
+                                       text("rules_unknown_condition", op=op, ops=", ".join(sorted(_OPS))))
             if op == "any_of" and not isinstance(arg, list):
-                raise RulesConfigError(f"{where}.{name}", "any_of 应为列表 (any_of needs a list)")
+                raise RulesConfigError(f"{where}.{name}", text("rules_any_of_list"))
             if op in {"within_months", "older_than_months"} and (not isinstance(arg, int) or arg < 0):
-                raise RulesConfigError(f"{where}.{name}", f"{op} 应为非负整数 (needs a whole number of months)")
+                raise RulesConfigError(f"{where}.{name}", text("rules_months", op=op))
             out.append(Condition(str(name), str(op), tuple(arg) if op == "any_of" else arg))
     return tuple(out)
 
@@ -171,23 +172,21 @@ def _in_dense_spans(records: Sequence[Record], field: str, at_least: int, months
 def _matcher(raw: Mapping[str, Any], where: str) -> Matcher:
     record_type = raw.get("record_type")
     if record_type not in RECORD_TYPES:
-        raise RulesConfigError(f"{where}.record_type", f"未知记录类型 {record_type!r} (unknown record type; use one "
-                                                        f"of {', '.join(sorted(RECORD_TYPES))})")
+        types = ", ".join(sorted(RECORD_TYPES))
+        raise RulesConfigError(f"{where}.record_type",
+                               text("rules_unknown_record_type", record_type=record_type, types=types))
     latest = None
     if raw.get("latest") is not None:
         lr = raw["latest"]
         if not isinstance(lr, Mapping) or not lr.get("order_by") or set(lr) - {"count", "order_by", "consecutive"}:
-            raise RulesConfigError(f"{where}.latest", "应为 {count, order_by, consecutive} (expected count, order_by, "
-                                                      "consecutive)")
+            raise RulesConfigError(f"{where}.latest", text("rules_latest_shape"))
         latest = Latest(count=int(lr.get("count", 1)), order_by=str(lr["order_by"]),
                         consecutive=bool(lr.get("consecutive", False)))
     count = raw.get("count") or {}
     if not isinstance(count, Mapping) or set(count) - {"at_least", "span_months", "date_field"}:
-        raise RulesConfigError(f"{where}.count", "应为 {at_least, span_months, date_field} (expected at_least, "
-                                                 "span_months, date_field)")
+        raise RulesConfigError(f"{where}.count", text("rules_count_shape"))
     if ("span_months" in count) != ("date_field" in count):
-        raise RulesConfigError(f"{where}.count", "span_months 与 date_field 须同时给出 (give span_months together "
-                                                 "with date_field)")
+        raise RulesConfigError(f"{where}.count", text("rules_span_with_date"))
     return Matcher(
         record_type=str(record_type),
         where=_conditions(raw.get("where"), f"{where}.where"),
@@ -201,10 +200,10 @@ def _matcher(raw: Mapping[str, Any], where: str) -> Matcher:
 def _matchers(raw: Mapping[str, Any], where: str) -> tuple[Matcher, ...]:
     if "all_of" in raw:
         if set(raw) & _BLOCK_KEYS:
-            raise RulesConfigError(where, "all_of 不能与 record_type/where/latest/count 同用 (all_of replaces them)")
+            raise RulesConfigError(where, text("rules_all_of_alone"))
         blocks = raw["all_of"]
         if not isinstance(blocks, list) or not blocks:
-            raise RulesConfigError(f"{where}.all_of", "应为非空列表 (expected a non-empty list)")
+            raise RulesConfigError(f"{where}.all_of", text("rules_all_of_list"))
         return tuple(_matcher(b, f"{where}.all_of[{i}]") for i, b in enumerate(blocks))
     return (_matcher(raw, where),)
 
@@ -252,40 +251,38 @@ class Rule:
 
 def _listed_date(raw: Any, where: str) -> ListedDate:
     if not isinstance(raw, Mapping):
-        raise RulesConfigError(where, "黑名单规则须给出列入日期 (a black rule needs listed_date)")
+        raise RulesConfigError(where, text("rules_listed_date_missing"))
     if "year_after" in raw:
         if set(raw) != {"year_after"}:
-            raise RulesConfigError(where, "year_after 单独使用 (year_after stands alone)")
+            raise RulesConfigError(where, text("rules_year_after_alone"))
         return ListedDate(field=str(raw["year_after"]), year_after=True)
     if not raw.get("field") or set(raw) - {"field", "add_months"}:
-        raise RulesConfigError(where, "应为 {field, add_months} 或 {year_after} (expected field [+ add_months] "
-                                      "or year_after)")
+        raise RulesConfigError(where, text("rules_listed_date_shape"))
     return ListedDate(field=str(raw["field"]), add_months=int(raw.get("add_months", 0)))
 
 
 def _rule(raw: Any, where: str, list_name: str) -> Rule:
     if not isinstance(raw, Mapping):
-        raise RulesConfigError(where, "应为映射 (expected a mapping)")
+        raise RulesConfigError(where, text("rules_rule_mapping"))
     unknown = set(raw) - _RULE_KEYS
     if unknown:
-        raise RulesConfigError(where, f"未知键 {sorted(unknown)} (unknown keys)")
+        raise RulesConfigError(where, text("rules_unknown_keys", keys=sorted(unknown)))
     rule_id = str(raw.get("id") or "")
     if not _RULE_ID[list_name].match(rule_id):
-        raise RulesConfigError(f"{where}.id", f"规则编号 {rule_id!r} 应为 {'B' if list_name == 'black' else 'R'}"
-                                              "加数字 (rule id must be a letter and a number, e.g. B1 / R1)")
+        letter = "B" if list_name == "black" else "R"
+        raise RulesConfigError(f"{where}.id", text("rules_rule_id", rule_id=rule_id, letter=letter))
     if not raw.get("description"):
-        raise RulesConfigError(f"{where}.description", "缺少中文说明 (description missing)")
+        raise RulesConfigError(f"{where}.description", text("rules_description_missing"))
     listed = _listed_date(raw.get("listed_date"), f"{where}.listed_date") if list_name == "black" else None
     if list_name == "red" and "listed_date" in raw:
-        raise RulesConfigError(where, "红名单的列入日期由连续达标的起始日决定，不可配置 (red listing dates come from "
-                                      "the qualifying stretch)")
+        raise RulesConfigError(where, text("rules_red_listed_date"))
     return Rule(id=rule_id, description=str(raw["description"]), matchers=_matchers(raw, where),
                 listed_date=listed)
 
 
 def _blocker(raw: Any, where: str) -> Rule:
     if not isinstance(raw, Mapping) or set(raw) - _BLOCKER_KEYS:
-        raise RulesConfigError(where, f"应为 {sorted(_BLOCKER_KEYS)} 的映射 (expected a mapping of those keys)")
+        raise RulesConfigError(where, text("rules_blocker_shape", keys=sorted(_BLOCKER_KEYS)))
     return Rule(id="", description=str(raw.get("description") or ""), matchers=_matchers(raw, where))
 
 
@@ -306,27 +303,29 @@ class RuleSet:
         """Check and compile the rules configuration (the parsed YAML)."""
         unknown = set(raw) - {"decided_by", "decided_by_uscc", "current", "black", "red"}
         if unknown:
-            raise RulesConfigError("", f"未知键 {sorted(unknown)} (unknown keys)")
+            raise RulesConfigError("", text("rules_unknown_keys", keys=sorted(unknown)))
         if not raw.get("decided_by"):
-            raise RulesConfigError("decided_by", "缺少认定部门 (decided_by missing)")
+            raise RulesConfigError("decided_by", text("rules_decided_by_missing"))
         current_raw = raw.get("current") or {}
         for rt in current_raw:
             if rt not in RECORD_TYPES:
-                raise RulesConfigError(f"current.{rt}", "未知记录类型 (unknown record type)")
+                raise RulesConfigError(f"current.{rt}", text("rules_current_record_type"))
         black, red = raw.get("black") or {}, raw.get("red") or {}
         if set(black) - {"valid_years", "rules"}:
-            raise RulesConfigError("black", f"未知键 {sorted(set(black) - {'valid_years', 'rules'})} (unknown keys)")
+            raise RulesConfigError("black",
+                                   text("rules_unknown_keys", keys=sorted(set(black) - {"valid_years", "rules"})))
         red_keys = {"valid_years", "subject_kinds", "blocked_by", "rules"}
         if set(red) - red_keys:
-            raise RulesConfigError("red", f"未知键 {sorted(set(red) - red_keys)} (unknown keys)")
+            raise RulesConfigError("red", text("rules_unknown_keys", keys=sorted(set(red) - red_keys)))
         kinds = frozenset(red.get("subject_kinds") or ())
         if kinds - SUBJECT_KINDS:
-            raise RulesConfigError("red.subject_kinds", f"应为 {sorted(SUBJECT_KINDS)} 之一 (unknown subject kind)")
+            raise RulesConfigError("red.subject_kinds",
+                                   text("rules_subject_kind", kinds=sorted(SUBJECT_KINDS)))
         black_rules = tuple(_rule(r, f"black.rules[{i}]", "black") for i, r in enumerate(black.get("rules") or ()))
         red_rules = tuple(_rule(r, f"red.rules[{i}]", "red") for i, r in enumerate(red.get("rules") or ()))
         ids = [r.id for r in black_rules + red_rules]
         if len(ids) != len(set(ids)):
-            raise RulesConfigError("rules", "规则编号重复 (duplicate rule ids)")
+            raise RulesConfigError("rules", text("rules_duplicate_ids"))
         return cls(
             decided_by=str(raw["decided_by"]),
             decided_by_uscc=str(raw["decided_by_uscc"]) if raw.get("decided_by_uscc") else None,

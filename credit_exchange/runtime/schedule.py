@@ -18,6 +18,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, RetryDecision, RetryPolicy, task
 
+from hub_messages import text  # a small leaf of the standard library only: parsing stays cheap
+
 LOCAL_TZ = "Asia/Shanghai"
 START = pendulum.datetime(2026, 1, 1, tz=LOCAL_TZ)
 NIGHTLY = "30 1 * * *"  # 01:30 Asia/Shanghai: the nightly full cycle (operations.md)
@@ -64,14 +66,14 @@ def nightly() -> CronTriggerTimetable:
 # -- errors never retried ----------------------------------------------------------------------
 # By the class's full name, so this module imports none of them (DAG parsing stays cheap).
 _FAIL_FAST = {
-    "connectors.sftp.HostKeyMismatch": "SFTP 服务器主机公钥与固定的不符 (host key changed)",
-    "connectors.sftp.HostKeyNotPinned": "SFTP 连接未正确固定主机公钥 (host key not pinned)",
-    "connectors.sftp.SftpAuthError": "SFTP 服务器拒绝登录 (login refused)",
-    "connectors.http_api.PermanentHttpError": "对方拒绝请求（4xx，非408/429） (refused with a 4xx other than 408/429)",
-    "credit_exchange.standard.crypto.PiiKeyMissing": "缺少或无效的 pii_key 连接 (pii_key missing or invalid)",
-    "credit_exchange.config.ConfigError": "配置文件无效 (invalid configuration)",
-    "credit_exchange.derive.rules.RulesConfigError": "红黑名单规则配置无效 (invalid list rules)",
-    "airflow.sdk.exceptions.AirflowNotFoundException": "连接或变量不存在 (a connection or variable is missing)",
+    "connectors.sftp.HostKeyMismatch": text("retry_host_key_mismatch"),
+    "connectors.sftp.HostKeyNotPinned": text("retry_host_key_not_pinned"),
+    "connectors.sftp.SftpAuthError": text("retry_sftp_auth"),
+    "connectors.http_api.PermanentHttpError": text("retry_http_refused"),
+    "credit_exchange.standard.crypto.PiiKeyMissing": text("retry_pii_key"),
+    "credit_exchange.config.ConfigError": text("retry_config"),
+    "credit_exchange.derive.rules.RulesConfigError": text("retry_rules"),
+    "airflow.sdk.exceptions.AirflowNotFoundException": text("retry_not_found"),
 }
 
 
@@ -82,7 +84,7 @@ def fail_fast_reason(exc: BaseException) -> str | None:
         if reason:
             return reason
     if getattr(exc, "fail_fast", False):
-        return str(getattr(exc, "fail_fast_reason", "") or "重试无济于事 (a retry cannot help)")
+        return str(getattr(exc, "fail_fast_reason", "") or text("retry_cannot_help"))
     return None
 
 

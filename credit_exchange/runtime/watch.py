@@ -25,6 +25,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from hub_messages import text
+
 log = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".tmp"
@@ -115,7 +117,7 @@ class WatchInbox(BaseOperator):
             found = waiting_files(self.conn_id, self.path, self.pattern)
         except Exception as exc:
             if _refused(exc):
-                raise InboxUnreachable(f"收件箱无法访问 (inbox unreachable): {_describe(exc)}") from None
+                raise InboxUnreachable(text("watch_inbox_unreachable") + f": {_describe(exc)}") from None
             found = []
         if found:
             log.info("%d file(s) waiting in %s", len(found), self.path)
@@ -131,4 +133,4 @@ class WatchInbox(BaseOperator):
             return int(event.get("files", 0))
         if event.get("status") == "nothing":
             raise AirflowSkipException(f"nothing dropped into {self.path} within {self.watch_for}")
-        raise InboxUnreachable(f"收件箱无法访问 (inbox unreachable): {event.get('message')}")
+        raise InboxUnreachable(text("watch_inbox_unreachable") + f": {event.get('message')}")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from credit_exchange.standard.canonical import canonical_json
 from credit_exchange.standard.fields import FIELDS, schema_type
 from credit_exchange.standard.pii import mask_text
+from hub_messages import text
 
 # Field values: AES-256-GCM (fast enough for every record of a night's files).
 _PREFIX = "enc:v2:"
@@ -36,9 +37,9 @@ class PiiVault:
         try:
             raw = base64.urlsafe_b64decode(key.encode("ascii"))
         except (ValueError, UnicodeEncodeError) as exc:
-            raise PiiKeyMissing("pii_key 必须是 32 字节的 URL 安全 base64 (pii_key must be 32 bytes, URL-safe base64)") from exc
+            raise PiiKeyMissing(text("pii_key_format")) from exc
         if len(raw) != 32:
-            raise PiiKeyMissing("pii_key 必须是 32 字节的 URL 安全 base64 (pii_key must be 32 bytes, URL-safe base64)")
+            raise PiiKeyMissing(text("pii_key_format"))
         self._fernet = Fernet(key.encode("ascii"))
         self._aead = AESGCM(hashlib.sha256(b"qianwei-field-key\x00" + raw).digest())
         # A separate key for hashing, so the encryption key never doubles as a MAC key.
@@ -58,11 +59,9 @@ class PiiVault:
         try:
             conn = get_connection(conn_id)
         except Exception as exc:  # the SDK raises its own not-found error types
-            raise PiiKeyMissing(
-                f"缺少连接 {conn_id}，拒绝接收个人信息 (connection {conn_id!r} is missing: the hub refuses personal data without it)"
-            ) from exc
+            raise PiiKeyMissing(text("pii_key_missing", conn_id=conn_id)) from exc
         if not conn.password:
-            raise PiiKeyMissing(f"连接 {conn_id} 没有密钥 (connection {conn_id!r} has no password)")
+            raise PiiKeyMissing(text("pii_key_empty", conn_id=conn_id))
         return cls(conn.password)
 
     def encrypt(self, value: str) -> str:
@@ -77,7 +76,7 @@ class PiiVault:
             raw = base64.urlsafe_b64decode(value[len(_PREFIX):].encode("ascii"))
             return self._aead.decrypt(raw[:12], raw[12:], None).decode("utf-8")
         except (InvalidTag, ValueError) as exc:
-            raise PiiKeyMissing("无法解密个人信息：pii_key 已更换？ (cannot decrypt personal data: was pii_key changed?)") from exc
+            raise PiiKeyMissing(text("pii_decrypt_field")) from exc
 
     def encrypt_bytes(self, data: bytes) -> bytes:
         return self._fernet.encrypt(data)
@@ -86,7 +85,7 @@ class PiiVault:
         try:
             return self._fernet.decrypt(data)
         except InvalidToken as exc:
-            raise PiiKeyMissing("无法解密：pii_key 已更换？ (cannot decrypt: was pii_key changed?)") from exc
+            raise PiiKeyMissing(text("pii_decrypt_bytes")) from exc
 
     def seal(self, record_type: str, data: dict[str, Any], canonical: bytes | None = None) -> str:
         """The whole record, encrypted (AES-256-GCM over its canonical JSON), for the store.
@@ -120,7 +119,7 @@ class PiiVault:
             try:
                 body = self._aead.decrypt(raw[:12], raw[12:], None)
             except InvalidTag as exc:
-                raise PiiKeyMissing("无法解密记录：pii_key 已更换？ (cannot decrypt a record: was pii_key changed?)") from exc
+                raise PiiKeyMissing(text("pii_decrypt_record")) from exc
             data: dict[str, Any] = json.loads(body)
             return data
         # Plain JSON (e.g. "{}" of a delete) with field-level encrypted values.

@@ -32,35 +32,13 @@ from credit_exchange.standard.pii import mask_obj, safe_text
 from credit_exchange.store import CityState, OutboxItem, ReceivedFile, Store
 from credit_exchange.timeutil import now_local
 from credit_exchange.web.dashboard import PLATFORMS, quarantine_folder
+from hub_messages import text
 
 log = logging.getLogger(__name__)
 
 # Short time-outs: an admin is waiting in front of the page.
 SFTP_TIMEOUTS = {"connect_timeout": 5.0, "banner_timeout": 5.0, "auth_timeout": 5.0, "channel_timeout": 10.0,
                  "transfer_timeout": 20.0}
-
-MESSAGES = {
-    "requeued": "文件 {name} 已从隔离区移回收件箱，下次接收运行将重新处理 "
-                "(moved from quarantine back to the inbox: the next ingest run takes it again)",
-    "already_requeued": "文件 {name} 已在收件箱中，无需重复操作 (already back in the inbox: nothing to do)",
-    "no_file": "找不到编号为 {file_id} 的接收文件 (no received file with this id)",
-    "not_quarantined": "文件 {name} 不在隔离区（状态 {status}），无法重新排队 "
-                       "(not in quarantine: only files refused whole can be re-queued)",
-    "no_inbox": "{department} 部门没有可移回的收件箱（只读目录或接口拉取），请联系对方重新提供 "
-                "(this department has no inbox the hub may move files into: ask them to deliver again)",
-    "bad_name": "文件名 {name!r} 不能安全地移回收件箱 (unsafe file name: not moved)",
-    "gone": "隔离区中已找不到文件 {path}，可能已被人工处理 (the file is no longer in quarantine: nothing moved)",
-    "inbox_taken": "收件箱中已有同名文件 {name}，未覆盖；请先处理该文件 "
-                   "(a file with this name already waits in the inbox: not overwritten)",
-    "sftp": "无法连接收件服务器，文件未移动：{detail} (the inbox server could not be reached: nothing moved)",
-    "unknown_platform": "未知平台 {platform} (unknown platform: county or city)",
-    "resent_county": "已将 {resent} 条失败记录重新排入县平台推送队列，{superseded} 条已有更新版本无需重发 "
-                     "({resent} failed records queued for the next push_county; {superseded} superseded by a newer version)",
-    "resent_city": "{adds} 条被拒记录将在下次推送时以 add 重新报送市平台，{withdrawals} 条被拒撤回将重新发送 delete "
-                   "({adds} refused records go out again as add on the next push_city; {withdrawals} refused "
-                   "withdrawals are sent again)",
-}
-
 
 class ActionRefused(Exception):
     """The action was not done; ``str(exc)`` says why, for people (personal data masked)."""
@@ -100,23 +78,23 @@ def requeue_file(store: Store, file_id: int, actor: str, *, department: str | No
     with store.session() as s:
         row = s.get(ReceivedFile, file_id)
         if row is None:
-            raise ActionRefused(MESSAGES["no_file"].format(file_id=file_id))
+            raise ActionRefused(text("action_no_file", file_id=file_id))
         if department is not None and row.department != department:
-            raise ActionRefused(MESSAGES["no_file"].format(file_id=file_id))
+            raise ActionRefused(text("action_no_file", file_id=file_id))
         name, department, stored = row.name, row.department, row.stored_path or ""
         status, finished = row.status, row.finished
     folder = quarantine_folder(department)
     if folder is None:
-        raise ActionRefused(MESSAGES["no_inbox"].format(department=department))
+        raise ActionRefused(text("action_no_inbox", department=department))
     feed = config.feed(department)
     target = f"{feed.folder('inbox')}/{name}"
     details = {"file_id": file_id, "department": department, "name": name, "from": stored, "to": target}
     if stored == target:
-        return _done("requeue_file", actor, MESSAGES["already_requeued"].format(name=name), details)
+        return _done("requeue_file", actor, text("action_already_requeued", name=name), details)
     if status != "rejected" or not finished or not stored.startswith(folder + "/"):
-        raise ActionRefused(MESSAGES["not_quarantined"].format(name=name, status=status))
+        raise ActionRefused(text("action_not_quarantined", name=name, status=status))
     if PurePosixPath(name).name != name or name in {"", ".", ".."} or "\\" in name or name.endswith(".tmp"):
-        raise ActionRefused(MESSAGES["bad_name"].format(name=name))
+        raise ActionRefused(text("action_bad_name", name=name))
 
     try:
         with (open_sftp or _open_sftp)(feed.connection) as sftp:
@@ -125,21 +103,21 @@ def requeue_file(store: Store, file_id: int, actor: str, *, department: str | No
             except FileNotFoundError:
                 # A first click that moved the file but did not record it: finish recording it.
                 if not (sftp.exists(target) and not sftp.exists(stored)):
-                    raise ActionRefused(MESSAGES["gone"].format(path=stored)) from None
+                    raise ActionRefused(text("action_gone", path=stored)) from None
             except TargetExists:
-                raise ActionRefused(MESSAGES["inbox_taken"].format(name=name)) from None
+                raise ActionRefused(text("action_inbox_taken", name=name)) from None
     except (SftpError, OSError) as exc:
-        raise ActionRefused(MESSAGES["sftp"].format(detail=exc)) from exc
+        raise ActionRefused(text("action_sftp", detail=exc)) from exc
 
     with store.session() as s:
         s.execute(update(ReceivedFile).where(ReceivedFile.id == file_id).values(stored_path=target))
-    return _done("requeue_file", actor, MESSAGES["requeued"].format(name=name), details)
+    return _done("requeue_file", actor, text("action_requeued", name=name), details)
 
 
 def resend_failed(store: Store, platform: str, actor: str, ids: Sequence[int | str] | None = None) -> ActionResult:
     """Queue the records a platform refused for the next push; ``ids`` limits it (outbox ids / record ids)."""
     if platform not in PLATFORMS:
-        raise ActionRefused(MESSAGES["unknown_platform"].format(platform=platform))
+        raise ActionRefused(text("action_unknown_platform", platform=platform))
     if platform == "county":
         return _resend_county(store, actor, [int(i) for i in ids] if ids else None)
     return _resend_city(store, actor, [str(i) for i in ids] if ids else None)
@@ -163,8 +141,8 @@ def _resend_county(store: Store, actor: str, ids: list[int] | None) -> ActionRes
         if fresh:
             s.execute(update(OutboxItem).where(OutboxItem.id.in_(fresh)).values(status="pending", updated_at=now))
     details = {"platform": "county", "resent": len(fresh), "superseded": len(stale), "item_ids": list(fresh)}
-    return _done("resend_failed", actor, MESSAGES["resent_county"].format(resent=len(fresh), superseded=len(stale)),
-                 details)
+    answer = text("action_resent_county", resent=len(fresh), superseded=len(stale))
+    return _done("resend_failed", actor, answer, details)
 
 
 def _resend_city(store: Store, actor: str, ids: list[str] | None) -> ActionResult:
@@ -192,8 +170,8 @@ def _resend_city(store: Store, actor: str, ids: list[str] | None) -> ActionResul
                       .values(hub_version=0, updated_at=now))
     details = {"platform": "city", "resent": len(adds) + len(withdrawals), "as_add": adds,
                "withdrawals": withdrawals}
-    return _done("resend_failed", actor, MESSAGES["resent_city"].format(adds=len(adds), withdrawals=len(withdrawals)),
-                 details)
+    answer = text("action_resent_city", adds=len(adds), withdrawals=len(withdrawals))
+    return _done("resend_failed", actor, answer, details)
 
 
 def _done(action: str, actor: str, message: str, details: dict[str, Any]) -> ActionResult:

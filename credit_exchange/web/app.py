@@ -40,6 +40,7 @@ from credit_exchange.web.auth import (
     require_action,
     require_same_origin,
 )
+from hub_messages import text
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def create_app(
         wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if wants_page:
             return RedirectResponse(login_url(request), status_code=303)
-        return JSONResponse({"detail": f"需要登录 Airflow (Airflow login required): {exc.detail}"},
+        return JSONResponse({"detail": text("web_login_required") + f": {exc.detail}"},
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     def _read(fn: Callable[[Any], Any]) -> Any:
@@ -121,9 +122,9 @@ def create_app(
             raise
         except Exception as exc:  # noqa: BLE001 - shown to the admin, who must fix the store or its connection
             log.exception("Exchange page: reading the store failed")
+            detail = str(exc).splitlines()[0] if str(exc) else ""
             raise HTTPException(503, mask_text(
-                f"无法读取交换库，请检查 exchange_db 连接与运行状态 (cannot read the hub's store: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")) from exc
+                text("web_store_unreadable", error=type(exc).__name__, detail=detail))) from exc
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -150,7 +151,7 @@ def create_app(
         try:
             return list(_read(lambda s: dashboard.details(s, kind, at, department=department, platform=platform)))
         except KeyError:
-            raise HTTPException(404, f"未知列表 (unknown list) {kind!r}") from None
+            raise HTTPException(404, text("web_unknown_list") + f" {kind!r}") from None
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
 
@@ -180,10 +181,10 @@ def create_app(
         from credit_exchange import config
 
         if department not in dashboard.departments():
-            raise HTTPException(404, f"未知部门 (unknown department) {department!r}")
+            raise HTTPException(404, text("web_unknown_department") + f" {department!r}")
         feed = config.feed(department)
         if not dashboard.live_possible(department):
-            raise HTTPException(404, "该部门不通过 SFTP 交付 (this department does not deliver over SFTP)")
+            raise HTTPException(404, text("web_not_sftp"))
         try:
             with open_sftp(feed.connection, **LIVE_TIMEOUTS) as sftp:
                 if feed.source == "sftp_outbox_pairs":
@@ -192,11 +193,11 @@ def create_app(
                                   and feed.match_name(f.name)}
                     taken = set(_read(lambda s: dashboard.taken_pairs(s, department)))
                     return {"department": department, "waiting": len(data_files - taken),
-                            "note": "对方目录中尚未接收的数据文件 (data files on their outbox not taken yet)"}
+                            "note": text("web_live_pairs")}
                 names = [f.name for f in sftp.listdir(feed.folder("inbox"))]
                 return {"department": department, "waiting": len(names),
                         "uploading": sum(n.endswith(".tmp") for n in names),
-                        "note": "收件箱中的文件（含上传中的 .tmp） (files in the inbox, uploads included)"}
+                        "note": text("web_live_inbox")}
         except Exception as exc:  # noqa: BLE001 - the page shows "?" with the reason
             return {"department": department, "error": mask_text(str(exc)) or type(exc).__name__}
 
@@ -212,7 +213,7 @@ def create_app(
     def requeue(request: Request, department: Annotated[str, Form()], file_id: Annotated[int, Form()],
                 user: Viewer) -> Response:
         if department not in dashboard.departments():
-            raise HTTPException(400, f"未知部门 (unknown department) {department!r}")
+            raise HTTPException(400, text("web_unknown_department") + f" {department!r}")
         dag_id = f"ingest_{department}"
         require_action(user, dag_id)
         back = f"../details/quarantined?department={department}"
@@ -229,7 +230,7 @@ def create_app(
     def resend(request: Request, platform: Annotated[str, Form()], user: Viewer,
                id: Annotated[list[str] | None, Form()] = None) -> Response:
         if platform not in dashboard.PLATFORMS:
-            raise HTTPException(400, f"未知平台 (unknown platform) {platform!r}")
+            raise HTTPException(400, text("web_unknown_platform") + f" {platform!r}")
         dag_id = f"push_{platform}"
         require_action(user, dag_id)
         back = f"../details/failed-records?platform={platform}"

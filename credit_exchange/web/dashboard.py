@@ -32,12 +32,10 @@ from credit_exchange.store import (
     SourcePair,
 )
 from credit_exchange.timeutil import local
+from hub_messages import text
 
 PLATFORMS = ("county", "city")
-PLATFORM_LABELS = {
-    "county": "县社会信用信息平台 (county platform, REST)",
-    "city": "市信用平台 信用中国（乐山） (city platform, XML over SFTP)",
-}
+PLATFORM_LABELS = {"county": text("platform_county"), "city": text("platform_city")}
 RECEIPT_OVERDUE = timedelta(hours=24)
 # Record rejects are counted over this window; files and batches that still need an admin are counted whatever their age.
 REJECT_WINDOW = timedelta(days=30)
@@ -47,15 +45,15 @@ TAKEN = ("accepted", "partially_accepted")
 
 # Detail lists the page links to: kind -> (Chinese title (English gloss), whose: department or platform).
 DETAIL_KINDS: dict[str, tuple[str, str]] = {
-    "waiting": ("待处理文件 (files waiting)", "department"),
-    "quarantined": ("隔离文件 (files quarantined)", "department"),
-    "rejects": ("被拒记录 (records rejected)", "department"),
-    "pending": ("待推送记录 (records waiting to be sent)", "platform"),
-    "failed-records": ("推送失败记录 (records refused or failed)", "platform"),
-    "batches": ("失败或未完成批次 (batches failed or pending)", "platform"),
-    "unreceipted": ("未收到回执的文件 (files without receipt)", "platform"),
-    "alerts": ("未处理告警 (open alerts)", "any"),
-    "data-quality": ("数据质量提示 (data-quality warnings)", "any"),
+    "waiting": (text("page_waiting"), "department"),
+    "quarantined": (text("page_quarantined"), "department"),
+    "rejects": (text("page_rejects"), "department"),
+    "pending": (text("page_pending"), "platform"),
+    "failed-records": (text("page_failed_records"), "platform"),
+    "batches": (text("page_batches"), "platform"),
+    "unreceipted": (text("page_unreceipted"), "platform"),
+    "alerts": (text("page_alerts"), "any"),
+    "data-quality": (text("page_data_quality"), "any"),
 }
 
 

@@ -341,8 +341,15 @@ def test_the_dockerfile_installs_the_project_with_the_committed_constraints() ->
     assert len(installs) == 1 and f"--constraint {CONSTRAINTS}" in installs[0]
     assert re.search(r"(--editable|-e) \.(\s|$)", installs[0])
     copied = {i.split()[-2].rstrip("/") for i in instructions if i.startswith("COPY")}
-    assert {"dags", "plugins", "config", "schemas", "credit_exchange", "connectors", "constraints",
+    assert {"dags", "plugins", "config", "schemas", "credit_exchange", "connectors", "hub_messages", "constraints",
             "pyproject.toml", "setup.py"} <= copied
+    # Every package the project installs, but the stand-ins, is in the image and passes the dockerignore.
+    import tomllib
+
+    packages = {p.rstrip("*") for p in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"]["setuptools"]["packages"]["find"]["include"]} - {"sandbox"}
+    ignore = (DOCKER / "Dockerfile.dockerignore").read_text(encoding="utf-8")
+    assert packages <= copied and all(f"!{p}/" in ignore for p in packages), packages
     # setup.py builds the C market XML reader: the image needs a compiler and libxml2's headers for it.
     assert any(i.startswith("RUN apt-get") and "gcc" in i and "libxml2-dev" in i for i in instructions)
     users = [i.split()[1] for i in instructions if i.startswith("USER ")]

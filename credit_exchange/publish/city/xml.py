@@ -22,6 +22,7 @@ from credit_exchange.standard.fields import schema_type
 from credit_exchange.standard.mapping import to_national
 from credit_exchange.standard.messages import message
 from credit_exchange.standard.pii import mask_text
+from hub_messages import text
 
 REGION = "511123"
 MAX_RECORDS = 5000
@@ -163,13 +164,13 @@ def parse_receipt(body: bytes, expected_file: str | None = None) -> CityReceipt:
     """A receipt document → ``CityReceipt``; ``CityXmlError`` when it is malformed or not for that file."""
     errors = validate_city_xml(body)
     if errors:
-        raise CityXmlError("回执不符合约定格式 (the receipt does not conform to contracts.md 2.2)", errors)
+        raise CityXmlError(text("city_receipt_schema"), errors)
     root = etree.fromstring(body, _parser())
     if root.tag != _q("Receipt"):
-        raise CityXmlError("回执的根元素不是 Receipt (the receipt's root element is not Receipt)")
+        raise CityXmlError(text("city_receipt_root"))
     file = root.get("file", "")
     if expected_file is not None and file != expected_file:
-        raise CityXmlError(f"回执声明的文件 {file} 与 {expected_file} 不符 (the receipt is for another file)")
+        raise CityXmlError(text("city_receipt_other_file", file=file, expected=expected_file))
     items = [ReceiptItem(el.get("id", ""), el.get("status", ""), el.get("code") or None,
                          (el.text or "").strip() or None)
              for el in root.findall(_q("Item"))]

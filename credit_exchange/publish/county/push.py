@@ -40,6 +40,7 @@ from credit_exchange.store import (
 )
 from credit_exchange.store.upsert import upsert
 from credit_exchange.timeutil import local, now_local
+from hub_messages import text
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ class CountyPusher:
             self.summary.batches_sent += 1
             self._send(new_batch)
         if self.summary.failed_batches:
-            raise PushIncomplete(
-                f"未能送达的批次 (batches not delivered, will be resent): {', '.join(self.summary.failed_batches)}")
+            failed = ", ".join(self.summary.failed_batches)
+            raise PushIncomplete(text("county_batches_undelivered") + f": {failed}")
         return self.summary
 
     # -- building -----------------------------------------------------------------------
@@ -174,14 +175,14 @@ class CountyPusher:
         try:
             answer = self.client.post_batch(body)
         except TransientHttpError as exc:
-            self._note_failure(batch_id, f"暂时无法送达，下次运行重发 (transient, resent next run): {exc}")
+            self._note_failure(batch_id, text("county_batch_transient") + f": {exc}")
             return
         except PermanentHttpError as exc:
             if exc.status in (401, 403):
                 raise  # our credentials, not this batch: the task fails at once and the batch stays prepared
             # The same bytes would be refused again: the batch fails, its records go back to the queue
             # as failed so an admin sees them.
-            self._note_failure(batch_id, f"平台拒绝整个批次 (platform refused the batch): {exc}", final=True)
+            self._note_failure(batch_id, text("county_batch_refused") + f": {exc}", final=True)
             return
         self._record(batch_id, answer)
 
@@ -277,8 +278,7 @@ def reconcile(store: Store, client: RecordReader, *, limit: int = 2000) -> Recon
             if held is not None and int(held.get("version") or 0) > version:
                 summary.platform_ahead += 1
                 raise_alert(s, "county_version_ahead", "county", record_id,
-                            f"县平台持有版本{held.get('version')}，高于枢纽版本{version}，请核查 "
-                            f"(the county platform holds version {held.get('version')}, above the hub's {version}: check)")
+                            text("county_version_ahead", held=held.get("version"), version=version))
                 continue
             if held is None and op == "delete":
                 summary.in_step += 1  # never held, or already gone: a delete needs nothing more

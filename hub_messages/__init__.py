@@ -1,0 +1,405 @@
+"""The message catalogue: every sentence a clerk or admin reads, Chinese with an English gloss.
+
+One leaf package that imports only the standard library, so both ``connectors/`` (which never
+imports the hub's core) and ``credit_exchange/`` take their texts from here.
+
+``CATALOGUE`` maps a code to a template in the house style "中文 (English gloss)": the template
+ends with its gloss in parentheses. Technical details (an exception's text, a path, an id) are
+appended by the caller after the gloss, e.g. ``text("http_not_json") + f": HTTP {status}"``.
+
+``TERMS`` holds the few short labels that sit inside another message or head a line ("失败
+failed", a connection stage): Chinese followed by its gloss without parentheses, because they
+are shown inside other brackets. Codes are unique across both.
+
+``text(code, **params)`` is plain ``str.format``; a missing parameter renders as empty text. The
+core's ``credit_exchange.standard.messages.message`` adds masking of personal data and escaping
+of control characters on top of the same ``CATALOGUE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CATALOGUE: dict[str, str] = {
+    # ================================================================ records and fields (core)
+    # --- derived records: data quality (derive.py) ---
+    "name_mismatch": "主体{subject}在不同记录中的名称不一致：{names}；已按同一主体合并，请有关部门核实名称 (one subject, several names: the records were merged as one subject; the departments should check the names)",
+    "list_entry_no_uscc": "个体工商户（工商注册号{regno}）符合{list_type}认定条件，但没有统一社会信用代码，名单条目无法生成，请核实并补充统一社会信用代码 (the individual business meets the list rules but has no USCC, so no list entry can be made: obtain its USCC)",
+    # --- field rules (validation.py) ---
+    "required": "{label}为必填项，请补充 (required field {field} is missing: fill it in)",
+    "empty": "{label}不能为空字符串，请填写或删除该字段 (empty value: give a value or leave the field out)",
+    "enum": "{label}的取值不在允许范围内，应为：{allowed} (value not allowed: use one of the listed values)",
+    "max_length": "{label}超过{max}个字符，请缩短 (longer than {max} characters: shorten it)",
+    "type": "{label}的数据类型错误，应为{expected_zh} (wrong type, expected {expected}: correct the value)",
+    "minimum": "{label}不能小于{min} (below the minimum {min}: correct the value)",
+    "maximum": "{label}不能大于{max} (above the maximum {max}: correct the value)",
+    "pattern": "{label}格式不正确{hint} (wrong format: correct the value)",
+    "empty_list": "{label}至少应填写一项 (empty list: give at least one entry)",
+    "duplicate_items": "{label}含有重复项，请去重 (duplicate entries: remove the repeats)",
+    "not_allowed": "{label}在此情况下不应填写{hint} (not allowed here: remove it)",
+    "unknown_field": "未知字段“{field}”，请只使用数据标准规定的字段 (unknown field: use only the fields of the data standard)",
+    "not_empty": "{label}应为空 (must be empty for this operation: remove its content)",
+    "invalid": "{label}不符合数据标准 (does not conform to the data standard: check the value)",
+    # --- formats ---
+    "format_date": "{label}不是有效日期，请按约定格式填写真实日期，如2026-03-01或2026/03/01 (not a valid date: write a real date in an agreed form, e.g. 2026-03-01 or 2026/03/01)",
+    "format_datetime": "{label}不是有效时间，应为带时区的ISO 8601时间 (not a valid timestamp: use ISO 8601 with offset)",
+    "format_url": "{label}不是有效的http(s)网址 (not an http(s) URL: give the full address starting with http:// or https://)",
+    "format_phone": "{label}应为11位手机号码或带区号的固定电话 (not a phone number: give an 11-digit mobile or an area-code number)",
+    "uscc_length": "统一社会信用代码应为18位 (USCC must have 18 characters: check the code)",
+    "uscc_charset": "统一社会信用代码含非法字符：只允许数字和大写字母（不含I、O、S、V、Z），小写字母无效 (invalid characters: digits and upper-case letters except I, O, S, V, Z only; lower case is an error)",
+    "uscc_checksum": "统一社会信用代码校验位错误 (check digit wrong: check the code with the registering authority)",
+    "uscc_org_code": "统一社会信用代码第9-17位（组织机构代码）校验位错误 (check character of the organisation code at positions 9-17 wrong: check the code)",
+    "uscc_placeholder": "占位统一社会信用代码00000000000000000X只能用于无统一社会信用代码的个体工商户，且须同时填写工商注册号 (placeholder USCC only for an individual business without a USCC, together with its business registration number)",
+    "org_code_format": "组织机构代码格式错误，应为8位数字或大写字母加1位校验码（XXXXXXXX-C） (wrong format: 8 digits or upper-case letters and a check character)",
+    "org_code_checksum": "组织机构代码校验码错误 (check character wrong: check the code)",
+    "id_number_format": "身份证号码应为17位数字加1位校验码（数字或大写X） (wrong format: 17 digits and a check character 0-9 or upper-case X)",
+    "id_number_15": "不接受15位身份证号码，请提供18位号码 (15-digit ID numbers are not accepted: give the 18-digit number)",
+    "id_number_checksum": "身份证号码校验码错误 (check character wrong: check the number)",
+    "id_number_birthdate": "身份证号码中的出生日期无效或晚于当天 (birth date in the ID number is not a real date or is in the future: check the number)",
+    # --- extra rules (cross-field, run date) ---
+    "date_future": "{label}不能晚于当天{today} (date in the future: check the date)",
+    "date_order": "{label}不能早于{other_label} (must not be before {other}: check both dates)",
+    "amount_decimals": "{label}最多保留6位小数（单位万元） (more than 6 decimals: round to 6 decimals of 10,000 yuan)",
+    # --- record structure (parsers, intake) ---
+    "record_id_missing": "记录缺少部门记录编号 (the record has no id: give the department's record id)",
+    "record_id_too_long": "部门记录编号超过128个字符 (record id longer than 128 characters: shorten it)",
+    "record_version": "记录版本号“{value}”无效，应为正整数 (version {value!r} is not a positive whole number: correct it)",
+    "record_op": "记录操作“{value}”无效，应为upsert或delete (operation {value!r} is neither upsert nor delete: correct it)",
+    "record_unreadable": "处理本条记录时出错，已拒收：{detail}；请检查该记录的内容 (processing this record failed, it is refused: {detail}; check its content)",
+    "duplicate_field": "字段{label}重复出现，只能出现一次 (field given twice: keep one)",
+    "stale_version": "版本{version}低于已接收的版本{held}，已忽略 (version {version} is older than version {held} already taken: ignored; send the newest version)",
+    "version_conflict": "版本{version}已接收但内容不同：内容变更时版本号须加一 (version {version} was taken before with other content: raise the version with every change)",
+    # --- whole files (receipts: position "file") ---
+    "file_name": "文件名“{name}”不符合约定格式，文件未处理 (file name does not follow the agreed pattern: rename it and send it again)",
+    "file_too_large": "文件大小{size}字节超过上限{limit}字节 (file larger than the limit: split it and send the parts)",
+    "xml_not_well_formed": "XML格式错误，文件可能不完整：{detail} (the XML is not well formed, the file may be incomplete: send it again)",
+    "xml_doctype": "文件含有DOCTYPE或实体声明，出于安全原因整个文件被拒 (the file carries a DOCTYPE or entity declarations, refused for safety: send it without them)",
+    "xml_encoding": "文件编码为{encoding}，应为UTF-8 (the file is encoded as {encoding}; it must be UTF-8: convert and send it again)",
+    "xml_root": "根元素不是约定的CreditData（命名空间urn:qianwei:market:credit:1） (root element is not the agreed CreditData: check the file format)",
+    "xml_kind_mismatch": "文件声明的类型{declared}与文件名中的类型{expected}不一致 (kind {declared!r} does not match the file name's {expected!r}: correct one of them)",
+    "xml_unexpected_element": "CreditData下出现非Record元素{element} (unexpected element {element} under CreditData: only Record elements are allowed)",
+    "record_count_missing": "文件缺少recordCount属性 (recordCount attribute missing: add the number of records)",
+    "record_count_invalid": "recordCount“{value}”不是由ASCII数字组成的非负整数，整个文件被拒 (recordCount {value!r} is not a whole number in ASCII digits: the whole file is refused; correct it and send the file again)",
+    "record_count_mismatch": "recordCount为{declared}，实际记录数为{found}，文件可能被截断或篡改，整个文件被拒 (declared {declared} records, found {found}: the file may be truncated or altered; send it again)",
+    "unit_unreadable": "读取本文件时出错，整个文件被拒，未接收任何记录：{detail}；请检查文件内容后重新报送，如确认文件无误请联系交换平台管理员 (reading the file failed, it is refused whole and nothing was taken: {detail}; check the file and send it again, or ask the hub's admins if it is right)",
+    "unit_attempts": "连续{attempts}次读取本文件时连接或数据库中断，整个文件被拒，未接收任何记录：{detail}；管理员可在交换平台页面重新排队 (reading the file was interrupted {attempts} times by the network or the store, so it is refused whole and nothing was taken: {detail}; an admin can re-queue it on the Exchange page)",
+    "file_not_regular": "“{name}”不是普通文件（{kind}），未读取，已移入隔离区；请以普通文件上传 (not a regular file ({kind}): not read, moved to quarantine; upload a plain file instead)",
+    "inbox_not_regular": "收件箱中有目录“{name}”，交换平台不处理目录，请部门将文件直接放入收件箱并删除该目录 (a directory sits in the inbox: the hub takes plain files only; put the files into the inbox itself and remove the directory)",
+    "reject_threshold": "错误记录{rejected}条（共{total}条），超过上限{limit}，整个文件被拒 ({rejected} of {total} records are wrong, over the limit {limit}: the whole file is refused; correct and send it again)",
+    # --- police CSV (contracts.md 1.2) ---
+    "csv_encoding": "第{line}行含有无法按{encoding}解码的字节，文件应为GB18030编码（或带BOM的UTF-8），整个文件被拒 (line {line} holds bytes that are not valid {encoding}: the file must be GB18030, or UTF-8 with a BOM; convert it and send it again)",
+    "csv_header": "第1行表头与约定的列不符：{detail}，整个文件被拒 (the header row does not match the agreed columns: {detail}; correct the header and send the file again)",
+    "csv_unterminated_quote": "第{line}行开始的带引号字段直到文件末尾都没有结束，文件可能不完整，整个文件被拒 (a quoted field opened on line {line} is never closed, the file may be truncated: send it again)",
+    "csv_line_too_long": "第{line}行过长（超过{limit}），文件可能已损坏（如引号未闭合），整个文件被拒 (line {line} is longer than {limit}, the file is probably corrupt, e.g. an unclosed quote: send it again)",
+    "csv_quoting": "本行引号不符合CSV规则：{detail}；含逗号、引号或换行的字段须整体加英文双引号，字段内的双引号须写两次 (broken quoting: {detail}; enclose fields holding commas, quotes or line breaks in double quotes and double every quote inside)",
+    "csv_field_count": "本行有{found}个字段，表头有{expected}列，请检查是否多出或缺少逗号 (the row has {found} fields but the header {expected} columns: check for extra or missing commas)",
+    "record_status": "{label}“{value}”无效，应为“有效”或“撤销” ({label} {value!r} is neither 有效 (in force) nor 撤销 (withdrawn): correct it)",
+    # --- inbox monitoring (operations.md "Inbox handling") ---
+    "inbox_stuck": "文件“{name}”在收件箱中已{days}天未完成上传（{state}），请联系部门重新完整上传或删除该文件 (the file has sat unfinished in the inbox for {days} days ({state}): ask the department to upload it again completely, or remove it)",
+    # --- scheduling ---
+    "cycle_late": "{night}夜间交换周期中 {dag_id} 在06:00前未成功完成（{state}），平台可能未收到当晚的数据；请在 Airflow 中查看该 DAG 当晚的运行并处理 (the nightly cycle of {night}: {dag_id} had not succeeded by 06:00 ({state}), so the platforms may lack that night's data: open the DAG's run of that night in Airflow and see what holds it up)",
+    # --- pboc pairs (contracts.md 1.4) ---
+    "pboc_columns": "本行有{found}列，应为{expected}列（以“|”分隔，删除行可只写前3列） (the line has {found} columns, expected {expected} separated by '|', or 3 for a delete: correct the line)",
+    "pboc_op": "操作标志“{value}”无效，应为U（新增或更新）或D（删除） (operation flag {value!r} is neither U (upsert) nor D (delete): correct it)",
+    "pboc_encoding": "本行不是有效的UTF-8编码 (the line is not valid UTF-8: save the file as UTF-8 and send it again)",
+    "pboc_line_too_long": "本行超过{limit}字节，未读取 (the line is longer than {limit} bytes and was not read: check the file)",
+    "pboc_control_malformed": "控制文件{name}不符合约定格式“数据文件名|记录数|SM3”：{detail} (the control file does not read 'data file name|record count|SM3 hex': {detail}; write it again)",
+    "pboc_control_name": "控制文件中的数据文件名“{found}”应为“{expected}” (the control file names {found!r} instead of {expected!r}: correct the control file)",
+    "pboc_data_missing": "有控制文件{control}但没有数据文件{name} (the control file is there but its data file is missing: send the data file)",
+    "pboc_digest_mismatch": "数据文件的SM3为{found}，控制文件声明为{declared}，文件可能仍在传输中或已损坏 (the data file's SM3 {found} differs from the announced {declared}: the file may still be in transit, or corrupt)",
+    "pboc_count_mismatch": "数据文件有{found}条记录，控制文件声明{declared}条，文件可能仍在传输中或已损坏 (the data file holds {found} records, the control file announces {declared}: the file may still be in transit, or corrupt)",
+    "pboc_changed": "数据文件在读取过程中发生变化，文件可能仍在传输中 (the data file changed while it was read: it may still be in transit)",
+    "pboc_pair_corrupt": "人行数据文件{name}已连续{runs}次检查未通过，判定为损坏，未接收任何记录：{problem}；请联系人行犍为县支行重新生成并发送 (the pair failed its check on {runs} runs and is held corrupt, nothing was taken: {problem}; ask the PBoC sub-branch to regenerate and resend it)",
+    "pboc_pair_refused": "人行数据文件{name}整个被拒：{problem} (the pair was refused whole: {problem})",
+    # --- city platform (credit_exchange/publish/city/push.py) ---
+    "city_xml_invalid": "城市平台文件{name}未通过XSD校验，未上传；这是交换平台的程序缺陷，请联系开发人员 (the city file {name} fails the XSD and was not uploaded: a bug in the hub, report it to the developers)",
+    "city_receipt_overdue": "城市平台文件{name}上传已超过{hours}小时仍无回执，请向市信用平台核实是否收到 (no receipt {hours} hours after the upload of {name}: ask the city platform whether it arrived)",
+    "city_receipt_invalid": "城市平台回执{name}不符合约定格式，未处理：{detail} (the city platform's receipt does not conform and was not applied: ask the city platform to write it again)",
+    "city_file_rejected": "市信用平台拒收整个文件{name}，请查看回执，在源头更正后重新报送 (the city platform rejected the whole file: read the receipt, correct at the source, the record is sent again)",
+    # --- transport API pulls (contracts.md 1.3) ---
+    "api_item_not_object": "该条目不是JSON对象 (the item is not a JSON object: send every record as an object)",
+    "record_deleted_flag": "删除标记deleted“{value}”无效，应为true或false (deleted flag {value} is neither true nor false: correct it)",
+    "pull_reject_threshold": "本次拉取错误记录{rejected}条（共{total}条），超过上限{limit}，整批被拒，水位线未前移，下次运行将重新拉取 ({rejected} of {total} records of this pull are wrong, over the limit {limit}: the whole pull is refused and read again next run; correct the records and raise their versions)",
+    "pull_failed": "交通接口{endpoint}拉取失败，本次未保存任何记录，水位线保持为{watermark}：{reason} (pulling {endpoint} failed: nothing was stored and the watermark stays; check the API and the connection transport_api, the task is retried)",
+    "page_token_expired_repeatedly": "分页令牌连续{times}次过期，每次均已从水位线重新拉取 (the page token expired {times} times in a row, each time the pull started again from the watermark: the API is too slow or its tokens expire early)",
+    # ================================================================ SFTP (connectors/sftp.py)
+    "sftp_no_pin": (
+        "SFTP 连接 {where} 未固定主机公钥，拒绝连接；请在连接的 extra 中设置 host_key"
+        "（如 \"ssh-ed25519 AAAA…\"）或 known_hosts 文件路径 "
+        "(host key not pinned: set the host_key or known_hosts extra)"
+    ),
+    "sftp_check_disabled": (
+        "SFTP 连接 {where} 设置了 {option}，本系统不允许关闭主机公钥校验；请删除该项并固定主机公钥 "
+        "(host key verification may not be turned off: remove {option} and pin the key)"
+    ),
+    "sftp_bad_host_key": (
+        "SFTP 连接 {where} 的 host_key 无法解析：{detail}；格式应为 \"<类型> <base64>\" "
+        "(unreadable host_key extra, expected \"<key type> <base64>\")"
+    ),
+    "sftp_host_key_incomplete": "缺少类型或公钥 (key type or key missing)",
+    "sftp_known_hosts_missing": (
+        "SFTP 连接 {where} 指定的 known_hosts 文件 {path} 无法读取：{detail} "
+        "(known_hosts file unreadable)"
+    ),
+    "sftp_known_hosts_no_entry": (
+        "known_hosts 文件 {path} 中没有 {names} 的公钥，拒绝连接 "
+        "(no entry for this host in the known_hosts file)"
+    ),
+    "sftp_mismatch": (
+        "SFTP 服务器 {where} 出示的主机公钥（{key_type} {fingerprint}）与固定的公钥不符，已拒绝连接；"
+        "如服务器确实更换了密钥，请核实后更新连接的 host_key "
+        "(host key mismatch: possible man-in-the-middle, connection refused)"
+    ),
+    "sftp_auth": (
+        "SFTP 服务器 {where} 拒绝了登录（用户 {login}）：{detail}；请检查连接的 key_file / private_key "
+        "(authentication failed)"
+    ),
+    "sftp_bad_key": "SFTP 连接 {where} 的私钥无法读取：{detail} (unreadable client private key)",
+    "sftp_no_host": "SFTP 连接缺少主机地址 (connection has no host)",
+    "sftp_connect": "无法连接 SFTP 服务器 {where}：{detail} (could not connect)",
+    "sftp_timeout": (
+        "SFTP 服务器 {where} 在 {seconds:g} 秒内无响应（{stage}），已放弃 "
+        "(timed out during {stage})"
+    ),
+    "sftp_deadline": (
+        "传输 {path} 超过总时限 {seconds:g} 秒，已中止；可调大连接 extra 的 transfer_timeout "
+        "(transfer exceeded its overall deadline)"
+    ),
+    "sftp_lost": "与 SFTP 服务器 {where} 的连接中断：{detail} (connection lost)",
+    "sftp_changed": (
+        "文件 {path} 在传输过程中发生变化（已读 {read} 字节，服务器现为 {now} 字节），本次结果作废 "
+        "(file changed during transfer)"
+    ),
+    "sftp_upload_size": (
+        "上传 {path} 后服务器上的大小为 {remote} 字节，应为 {local} 字节，已放弃 (upload incomplete)"
+    ),
+    "sftp_target_exists": (
+        "目标 {dst} 已存在，未覆盖；请先处理该文件 (target already exists, not overwritten)"
+    ),
+    "sftp_not_a_directory": "{path} 不是目录 (not a directory)",
+    # ================================================================ HTTP and the REST APIs (connectors/)
+    # --- signed HTTP client (http_api.py); the caller appends ": <method> <path> ..." ---
+    "http_refused": "对方拒绝请求 (request refused)",
+    "http_no_host": "连接缺少主机地址 (connection has no host)",
+    "http_bad_base_url": "连接的地址无效 (invalid base URL)",
+    "http_no_app_key": "连接缺少 app_key 或 app_secret (app_key / app_secret missing in extras)",
+    "http_tls_off": "不允许关闭TLS证书校验 (disabling TLS verification is not allowed)",
+    "http_tls_failed": "TLS证书校验失败 (TLS verification failed)",
+    "http_still_failing": "多次重试后仍失败 (still failing after {attempts} attempts)",
+    "http_not_json": "对方返回的不是JSON (response is not JSON)",
+    # --- request signatures, server side (signing.py, used by the sandboxes) ---
+    "sign_missing_headers": "缺少签名请求头 (signature headers missing)",
+    "sign_unknown_app_key": "未知的应用标识 (unknown app key)",
+    "sign_bad_timestamp": "时间戳格式错误 (timestamp is not Unix milliseconds)",
+    "sign_clock_skew": "时间戳与服务器时间相差超过300秒 (timestamp off by more than 300 s)",
+    "sign_bad_nonce": "随机数长度不足16位 (nonce shorter than 16 characters)",
+    "sign_bad_query": "查询参数编码错误 (query string is not UTF-8)",
+    "sign_bad_signature": "签名不正确 (signature does not match)",
+    "sign_nonce_reused": "随机数在10分钟内重复使用 (nonce reused within 10 minutes)",
+    # --- transport bureau API (transport_api.py) ---
+    "transport_token_expired": (
+        "分页令牌已过期，请从水位线重新拉取 (page token expired, restart {endpoint} from the watermark)"
+    ),
+    "transport_unknown_endpoint": "未知的交通接口 (unknown transport endpoint)",
+    "transport_no_items": "交通接口应答缺少 items (page has no items list)",
+    "transport_token_repeated": "交通接口重复返回同一分页令牌 (API repeated a page token)",
+    # --- county platform (county_platform.py, publish/county/push.py) ---
+    "county_no_results": "县平台的批次应答缺少 results (batch answer has no results list)",
+    "county_record_not_object": "县平台的记录应答不是对象 (record answer is not an object)",
+    "county_batches_undelivered": "未能送达的批次 (batches not delivered, will be resent)",
+    "county_batch_transient": "暂时无法送达，下次运行重发 (transient, resent next run)",
+    "county_batch_refused": "平台拒绝整个批次 (platform refused the batch)",
+    "county_version_ahead": (
+        "县平台持有版本{held}，高于枢纽版本{version}，请核查 "
+        "(the county platform holds version {held}, above the hub's {version}: check)"
+    ),
+    # ================================================================ city receipts (publish/city/xml.py)
+    "city_receipt_schema": "回执不符合约定格式 (the receipt does not conform to contracts.md 2.2)",
+    "city_receipt_root": "回执的根元素不是 Receipt (the receipt's root element is not Receipt)",
+    "city_receipt_other_file": "回执声明的文件 {file} 与 {expected} 不符 (the receipt is for another file)",
+    # ================================================================ mail and robot alerts
+    # --- e-mail (connectors/mail.py) ---
+    "mail_plain_text": (
+        "alert_smtp：不允许明文发送邮件，请使用 465 端口 TLS 或 STARTTLS "
+        "(alert_smtp asks for plain text: use TLS on 465 or STARTTLS)"
+    ),
+    "mail_unverified": "alert_smtp：不允许关闭证书校验 (ssl_context other than default: TLS must be verified)",
+    "mail_no_starttls": "alert_smtp：服务器未启用 STARTTLS (the server did not start TLS)",
+    "mail_no_recipients": "{conn_id}：extra 中缺少收件人 to (no recipients in the extra 'to')",
+    # --- alerts (credit_exchange/alerts.py); the line of each alert is the term alert_line ---
+    "alert_mail_subject": "[犍为信用交换] {count} 条告警 (alerts)",
+    "alert_task_failed": "任务失败且不再重试，请在 Airflow 中查看日志 (task failed for good; see its log in Airflow)",
+    # --- inbox watcher (runtime/watch.py) ---
+    "watch_inbox_unreachable": "收件箱无法访问 (inbox unreachable)",
+    # ================================================================ personal data key (standard/crypto.py)
+    "pii_key_format": "pii_key 必须是 32 字节的 URL 安全 base64 (pii_key must be 32 bytes, URL-safe base64)",
+    "pii_key_missing": (
+        "缺少连接 {conn_id}，拒绝接收个人信息 "
+        "(connection {conn_id!r} is missing: the hub refuses personal data without it)"
+    ),
+    "pii_key_empty": "连接 {conn_id} 没有密钥 (connection {conn_id!r} has no password)",
+    "pii_decrypt_field": "无法解密个人信息：pii_key 已更换？ (cannot decrypt personal data: was pii_key changed?)",
+    "pii_decrypt_bytes": "无法解密：pii_key 已更换？ (cannot decrypt: was pii_key changed?)",
+    "pii_decrypt_record": "无法解密记录：pii_key 已更换？ (cannot decrypt a record: was pii_key changed?)",
+    # ================================================================ list rules config (derive/rules.py)
+    # rules_error heads every problem below: "config/rules.yaml <key>: 规则配置错误 (...): <problem>".
+    "rules_error": "config/rules.yaml {where}: 规则配置错误 (rules configuration error)",
+    "rules_conditions_mapping": "应为“字段: 条件”的映射 (expected a mapping of field: condition)",
+    "rules_empty_condition": "条件为空 (empty condition)",
+    "rules_unknown_condition": "未知条件 {op!r} (unknown condition; use one of {ops})",
+    "rules_any_of_list": "any_of 应为列表 (any_of needs a list)",
+    "rules_months": "{op} 应为非负整数 (needs a whole number of months)",
+    "rules_unknown_record_type": "未知记录类型 {record_type!r} (unknown record type; use one of {types})",
+    "rules_latest_shape": "应为 {{count, order_by, consecutive}} (expected count, order_by, consecutive)",
+    "rules_count_shape": (
+        "应为 {{at_least, span_months, date_field}} (expected at_least, span_months, date_field)"
+    ),
+    "rules_span_with_date": "span_months 与 date_field 须同时给出 (give span_months together with date_field)",
+    "rules_all_of_alone": "all_of 不能与 record_type/where/latest/count 同用 (all_of replaces them)",
+    "rules_all_of_list": "应为非空列表 (expected a non-empty list)",
+    "rules_listed_date_missing": "黑名单规则须给出列入日期 (a black rule needs listed_date)",
+    "rules_year_after_alone": "year_after 单独使用 (year_after stands alone)",
+    "rules_listed_date_shape": (
+        "应为 {{field, add_months}} 或 {{year_after}} (expected field [+ add_months] or year_after)"
+    ),
+    "rules_rule_mapping": "应为映射 (expected a mapping)",
+    "rules_unknown_keys": "未知键 {keys} (unknown keys)",
+    "rules_rule_id": (
+        "规则编号 {rule_id!r} 应为 {letter}加数字 (rule id must be a letter and a number, e.g. B1 / R1)"
+    ),
+    "rules_description_missing": "缺少中文说明 (description missing)",
+    "rules_red_listed_date": (
+        "红名单的列入日期由连续达标的起始日决定，不可配置 (red listing dates come from the qualifying stretch)"
+    ),
+    "rules_blocker_shape": "应为 {keys} 的映射 (expected a mapping of those keys)",
+    "rules_decided_by_missing": "缺少认定部门 (decided_by missing)",
+    "rules_current_record_type": "未知记录类型 (unknown record type)",
+    "rules_subject_kind": "应为 {kinds} 之一 (unknown subject kind)",
+    "rules_duplicate_ids": "规则编号重复 (duplicate rule ids)",
+    # ================================================================ config files (config.py)
+    # config_error heads every problem: "<file>:<line>: <key>: 配置错误 (...): <problem>"; the caller
+    # appends the technical detail (the parser's or the schema's own words) after ": ".
+    "config_error": "配置错误 (configuration error)",
+    "config_unreadable": "无法读取 (cannot read the file)",
+    "config_empty": "文件为空 (the file is empty)",
+    "config_yaml_syntax": "YAML 语法错误 (YAML syntax error)",
+    "config_duplicate_key": "同一个键出现两次 (the key is given twice: keep one)",
+    "config_unknown_key": "未知的键，请检查拼写 (unknown key: check the spelling)",
+    "config_required": "缺少必填的键 (a required key is missing)",
+    "config_type": "类型错误 (wrong type)",
+    "config_enum": "取值不在允许范围内 (value not allowed)",
+    "config_range": "取值超出范围 (value out of range)",
+    "config_pattern": "格式不正确 (wrong format)",
+    "config_other": "不符合配置规则 (does not fit the rules of this file)",
+    "config_not_mapping": "顶层应为键值映射 (the top level must be a mapping of keys)",
+    "config_bad_regex": "正则表达式无效 (not a valid regular expression)",
+    "config_unknown_record_type": (
+        "记录类型{record_type!r}不在字段表 schemas/fields.json 中 "
+        "(record type {record_type!r} is not in the field table schemas/fields.json)"
+    ),
+    "config_threshold_count": "{count} 条 (records)",
+    # ================================================================ retry policy (runtime/schedule.py)
+    # Why a task fails at once instead of retrying (FailFast).
+    "retry_host_key_mismatch": "SFTP 服务器主机公钥与固定的不符 (host key changed)",
+    "retry_host_key_not_pinned": "SFTP 连接未正确固定主机公钥 (host key not pinned)",
+    "retry_sftp_auth": "SFTP 服务器拒绝登录 (login refused)",
+    "retry_http_refused": "对方拒绝请求（4xx，非408/429） (refused with a 4xx other than 408/429)",
+    "retry_pii_key": "缺少或无效的 pii_key 连接 (pii_key missing or invalid)",
+    "retry_config": "配置文件无效 (invalid configuration)",
+    "retry_rules": "红黑名单规则配置无效 (invalid list rules)",
+    "retry_not_found": "连接或变量不存在 (a connection or variable is missing)",
+    "retry_cannot_help": "重试无济于事 (a retry cannot help)",
+    # ================================================================ Exchange page (credit_exchange/web/)
+    # --- actions (web/actions.py) ---
+    "action_requeued": (
+        "文件 {name} 已从隔离区移回收件箱，下次接收运行将重新处理 "
+        "(moved from quarantine back to the inbox: the next ingest run takes it again)"
+    ),
+    "action_already_requeued": "文件 {name} 已在收件箱中，无需重复操作 (already back in the inbox: nothing to do)",
+    "action_no_file": "找不到编号为 {file_id} 的接收文件 (no received file with this id)",
+    "action_not_quarantined": (
+        "文件 {name} 不在隔离区（状态 {status}），无法重新排队 "
+        "(not in quarantine: only files refused whole can be re-queued)"
+    ),
+    "action_no_inbox": (
+        "{department} 部门没有可移回的收件箱（只读目录或接口拉取），请联系对方重新提供 "
+        "(this department has no inbox the hub may move files into: ask them to deliver again)"
+    ),
+    "action_bad_name": "文件名 {name!r} 不能安全地移回收件箱 (unsafe file name: not moved)",
+    "action_gone": "隔离区中已找不到文件 {path}，可能已被人工处理 (the file is no longer in quarantine: nothing moved)",
+    "action_inbox_taken": (
+        "收件箱中已有同名文件 {name}，未覆盖；请先处理该文件 "
+        "(a file with this name already waits in the inbox: not overwritten)"
+    ),
+    "action_sftp": "无法连接收件服务器，文件未移动：{detail} (the inbox server could not be reached: nothing moved)",
+    "action_unknown_platform": "未知平台 {platform} (unknown platform: county or city)",
+    "action_resent_county": (
+        "已将 {resent} 条失败记录重新排入县平台推送队列，{superseded} 条已有更新版本无需重发 "
+        "({resent} failed records queued for the next push_county; {superseded} superseded by a newer "
+        "version)"
+    ),
+    "action_resent_city": (
+        "{adds} 条被拒记录将在下次推送时以 add 重新报送市平台，{withdrawals} 条被拒撤回将重新发送 delete "
+        "({adds} refused records go out again as add on the next push_city; {withdrawals} refused "
+        "withdrawals are sent again)"
+    ),
+    # --- page answers (web/app.py); the caller appends the value asked for ---
+    "web_login_required": "需要登录 Airflow (Airflow login required)",
+    "web_store_unreadable": (
+        "无法读取交换库，请检查 exchange_db 连接与运行状态 (cannot read the hub's store: {error}: {detail})"
+    ),
+    "web_unknown_list": "未知列表 (unknown list)",
+    "web_unknown_department": "未知部门 (unknown department)",
+    "web_unknown_platform": "未知平台 (unknown platform)",
+    "web_not_sftp": "该部门不通过 SFTP 交付 (this department does not deliver over SFTP)",
+    "web_live_pairs": "对方目录中尚未接收的数据文件 (data files on their outbox not taken yet)",
+    "web_live_inbox": "收件箱中的文件（含上传中的 .tmp） (files in the inbox, uploads included)",
+    # --- titles and labels (web/dashboard.py) ---
+    "platform_county": "县社会信用信息平台 (county platform, REST)",
+    "platform_city": "市信用平台 信用中国（乐山） (city platform, XML over SFTP)",
+    "page_waiting": "待处理文件 (files waiting)",
+    "page_quarantined": "隔离文件 (files quarantined)",
+    "page_rejects": "被拒记录 (records rejected)",
+    "page_pending": "待推送记录 (records waiting to be sent)",
+    "page_failed_records": "推送失败记录 (records refused or failed)",
+    "page_batches": "失败或未完成批次 (batches failed or pending)",
+    "page_unreceipted": "未收到回执的文件 (files without receipt)",
+    "page_alerts": "未处理告警 (open alerts)",
+    "page_data_quality": "数据质量提示 (data-quality warnings)",
+}
+
+# Short labels shown inside other messages' brackets or heading a line: "中文 English", no parentheses.
+TERMS: dict[str, str] = {
+    # --- SFTP connection stages, inside sftp_timeout's "（{stage}）" ---
+    "sftp_stage_connect": "连接与认证 connect and authenticate",
+    "sftp_stage_channel": "打开 SFTP 通道 opening the SFTP channel",
+    "sftp_stage_banner": "协议标识 banner",
+    "sftp_stage_handshake": "握手 handshake",
+    # --- alerts: one line per alert in the robot and e-mail text, and cycle_late's "（{state}）" ---
+    "alert_line": "[犍为信用交换 Qianwei hub] {kind} · {source} · {subject}\n{message}",
+    "cycle_state_failed": "失败 failed",
+    "cycle_state_running": "仍在运行 still running",
+    "cycle_state_not_run": "未运行 never ran",
+}
+
+
+class _Blank(dict[str, Any]):
+    """Format parameters where a missing one renders as empty text."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def text(code: str, **params: Any) -> str:
+    """The catalogue's text for ``code`` (CATALOGUE, then TERMS), filled with ``params``.
+
+    Plain ``str.format``: no masking, no escaping (``credit_exchange.standard.messages.message``
+    does both). A missing parameter renders as ""; an unknown code raises KeyError.
+    """
+    template = CATALOGUE.get(code)
+    if template is None:
+        template = TERMS[code]
+    return template.format_map(_Blank(params))
+
+
+__all__ = ["CATALOGUE", "TERMS", "text"]
