@@ -7,7 +7,7 @@ BIN=.venv/bin
 
 echo "== ruff =="
 $BIN/ruff check .
-echo "== mypy (credit_exchange) =="
+echo "== mypy (credit_exchange, connectors, hub_messages) =="
 $BIN/mypy
 echo "== pytest =="
 # Tests needing PostgreSQL fail (never skip) when it does not answer.
