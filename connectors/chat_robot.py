@@ -27,6 +27,8 @@ from urllib.parse import quote_plus, urlencode
 
 import requests
 
+import hub_messages
+
 log = logging.getLogger(__name__)
 
 TOKEN_PARAM = {"dingtalk": "access_token", "wecom": "key"}
@@ -86,4 +88,4 @@ def send_text(conn: Any, text: str, sleep: Callable[[float], None] = time.sleep)
         if attempt < ATTEMPTS:
             log.warning("chat robot did not take the alert (attempt %d of %d): %s", attempt, ATTEMPTS, last)
             sleep(2.0 ** attempt)
-    raise RobotRefused(f"机器人未接收告警 (the chat robot refused the alert): {last}")
+    raise RobotRefused(f"{hub_messages.text('robot_refused')}: {last}")

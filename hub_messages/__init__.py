@@ -366,6 +366,27 @@ CATALOGUE: dict[str, str] = {
     "page_unreceipted": "未收到回执的文件 (files without receipt)",
     "page_alerts": "未处理告警 (open alerts)",
     "page_data_quality": "数据质量提示 (data-quality warnings)",
+    # --- the page's access checks (web/auth.py) ---
+    "web_forbidden": "无权访问信用交换页面 (not allowed: ask an Airflow admin for access)",
+    "web_cross_site": "跨站请求被拒绝 (cross-site request refused)",
+    "web_foreign_origin": (
+        "请求来源无法确认，已拒绝；请在信用交换页面上操作 "
+        "(origin missing or foreign: use the buttons on the Exchange page)"
+    ),
+    # --- chat robot (connectors/chat_robot.py); the caller appends the last answer ---
+    "robot_refused": "机器人未接收告警 (the chat robot refused the alert)",
+    # --- the store's schema (store/db.py, python -m credit_exchange.store) ---
+    "store_not_migrated": (
+        "交换库（exchange_db）的结构版本为 {found}（- 表示尚未建立），程序需要 {wanted}；请先运行 "
+        "`python -m credit_exchange.store migrate`（部署的初始化步骤） (the store is at revision "
+        "{found} (- means none yet), the code needs {wanted}: run `python -m credit_exchange.store migrate`, the "
+        "deployment's init step, first)"
+    ),
+    "store_not_migrated_reason": "数据库未迁移到当前版本 (the store is not at the code's schema revision)",
+    "store_unknown_extras": "exchange_db 连接的 extra 含未知参数{unknown}，可用：{known} (unknown extras {unknown}; known: {known})",
+    "store_up_to_date": "交换库已是最新结构 {revision} (the store is already at revision {revision})",
+    "store_migrated": "交换库已迁移：{before} → {after}（- 表示原为空库） (the store migrated: {before} → {after}; - means empty)",
+    "store_at_head": "交换库结构为当前版本 {revision} (the store is at the code's revision)",
 }
 
 # Short labels shown inside other messages' brackets or heading a line: "中文 English", no parentheses.

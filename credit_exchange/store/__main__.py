@@ -21,6 +21,7 @@ from credit_exchange.store.db import (
     migrate,
     sqlalchemy_url,
 )
+from hub_messages import text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,16 +40,16 @@ def main(argv: list[str] | None = None) -> int:
             migrate(engine)
             after = current_revision(engine)
             if before == after:
-                print(f"交换库已是最新结构 {after} (the store is already at revision {after})")
+                print(text("store_up_to_date", revision=after))
             else:
-                print(f"交换库已迁移：{before or '空'} → {after} (the store migrated: {before or 'none'} → {after})")
+                print(text("store_migrated", before=before or "-", after=after))
             return 0
         try:
             check_revision(engine)
         except StoreNotMigrated as exc:
             print(exc, file=sys.stderr)
             return 1
-        print(f"交换库结构为当前版本 {head_revision()} (the store is at the code's revision)")
+        print(text("store_at_head", revision=head_revision()))
         return 0
     finally:
         engine.dispose()

@@ -12,6 +12,8 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub_messages import text as _text
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -54,8 +56,7 @@ def _libpq_query(conn: Any) -> str:
         return ""
     unknown = sorted(set(extras) - set(LIBPQ_EXTRAS))
     if unknown:
-        raise ValueError(f"exchange_db: 连接的 extra 含未知参数 (unknown extras) {unknown}; "
-                         f"可用 (known): {', '.join(LIBPQ_EXTRAS)}")
+        raise ValueError(_text("store_unknown_extras", unknown=unknown, known=", ".join(LIBPQ_EXTRAS)))
     params = {k: str(extras[k]) for k in LIBPQ_EXTRAS if extras.get(k) not in (None, "")}
     return "?" + urlencode(params) if params else ""
 
@@ -89,14 +90,10 @@ class StoreNotMigrated(RuntimeError):
     """The store's schema is not the code's: the deployment's init step has not migrated it."""
 
     fail_fast = True
-    fail_fast_reason = "数据库未迁移到当前版本 (the store is not at the code's schema revision)"
+    fail_fast_reason = _text("store_not_migrated_reason")
 
     def __init__(self, found: str | None, wanted: str) -> None:
-        super().__init__(
-            f"交换库（exchange_db）的结构版本为{found or '空'}，程序需要{wanted}；请先运行 "
-            f"`python -m credit_exchange.store migrate`（部署的初始化步骤） (the store is at revision "
-            f"{found or 'none'}, the code needs {wanted}: run `python -m credit_exchange.store migrate`, the "
-            f"deployment's init step, first)")
+        super().__init__(_text("store_not_migrated", found=found or "-", wanted=wanted))
         self.found, self.wanted = found, wanted
 
 

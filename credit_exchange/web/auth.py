@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from hub_messages import text
+
 RESOURCE_NAME = "Qianwei Exchange"
 
 bearer_scheme = HTTPBearer(auto_error=False)
@@ -61,8 +63,7 @@ async def current_user(
 
 
 def _forbidden() -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN,
-                         "无权访问信用交换页面 (not allowed: ask an Airflow admin for access)")
+    return HTTPException(status.HTTP_403_FORBIDDEN, text("web_forbidden"))
 
 
 async def require_viewer(user: Annotated[Any, Depends(current_user)]) -> Any:
@@ -107,13 +108,11 @@ async def require_same_origin(
     if bearer is not None and bearer.scheme.lower() == "bearer":
         return
     if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "跨站请求被拒绝 (cross-site request refused)")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, text("web_cross_site"))
     source = request.headers.get("origin") or request.headers.get("referer") or ""
     parts = urlsplit(source)
     if parts.scheme not in {"http", "https"} or parts.netloc.lower() not in _own_hosts(request):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "请求来源无法确认，已拒绝；请在信用交换页面上操作 "
-                            "(origin missing or foreign: use the buttons on the Exchange page)")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, text("web_foreign_origin"))
 
 
 def login_url(request: Request) -> str:
