@@ -9,11 +9,16 @@ appended by the caller after the gloss, e.g. ``text("http_not_json") + f": HTTP 
 
 ``TERMS`` holds the few short labels that sit inside another message or head a line ("失败
 failed", a connection stage): Chinese followed by its gloss without parentheses, because they
-are shown inside other brackets. Codes are unique across both.
+are shown inside other brackets. Codes are unique across all four tables.
 
-``text(code, **params)`` is plain ``str.format``; a missing parameter renders as empty text. The
-core's ``credit_exchange.standard.messages.message`` adds masking of personal data and escaping
-of control characters on top of the same ``CATALOGUE``.
+``LABELS`` holds the Exchange page's headings, column labels and buttons, "中文 English" with the
+first space between the two (``label(code)`` splits them; the page shows the English muted).
+``WORDS`` holds the few Chinese words that fill a placeholder inside a Chinese part whose gloss
+already says it in English (``{expected_zh}`` of the type rule, a missing ``{label}``).
+
+``text(code, **params)`` is plain ``str.format`` over all four; a missing parameter renders as
+empty text. The core's ``credit_exchange.standard.messages.message`` adds masking of personal
+data and escaping of control characters on top of the same ``CATALOGUE``.
 """
 
 from __future__ import annotations
@@ -89,6 +94,13 @@ CATALOGUE: dict[str, str] = {
     # --- police CSV (contracts.md 1.2) ---
     "csv_encoding": "第{line}行含有无法按{encoding}解码的字节，文件应为GB18030编码（或带BOM的UTF-8），整个文件被拒 (line {line} holds bytes that are not valid {encoding}: the file must be GB18030, or UTF-8 with a BOM; convert it and send it again)",
     "csv_header": "第1行表头与约定的列不符：{detail}，整个文件被拒 (the header row does not match the agreed columns: {detail}; correct the header and send the file again)",
+    # details inside csv_header's {detail} (feeds/police/parser.py); the caller appends ": <columns>"
+    "csv_header_empty_file": "文件为空 (empty file)",
+    "csv_header_unreadable": "表头无法解析 (unreadable header)",
+    "csv_header_multiline": "表头不能跨行 (the header must be one line)",
+    "csv_header_missing": "缺少 (missing)",
+    "csv_header_unknown": "未知 (unknown)",
+    "csv_header_duplicate": "重复 (duplicate)",
     "csv_unterminated_quote": "第{line}行开始的带引号字段直到文件末尾都没有结束，文件可能不完整，整个文件被拒 (a quoted field opened on line {line} is never closed, the file may be truncated: send it again)",
     "csv_line_too_long": "第{line}行过长（超过{limit}），文件可能已损坏（如引号未闭合），整个文件被拒 (line {line} is longer than {limit}, the file is probably corrupt, e.g. an unclosed quote: send it again)",
     "csv_quoting": "本行引号不符合CSV规则：{detail}；含逗号、引号或换行的字段须整体加英文双引号，字段内的双引号须写两次 (broken quoting: {detail}; enclose fields holding commas, quotes or line breaks in double quotes and double every quote inside)",
@@ -96,6 +108,14 @@ CATALOGUE: dict[str, str] = {
     "record_status": "{label}“{value}”无效，应为“有效”或“撤销” ({label} {value!r} is neither 有效 (in force) nor 撤销 (withdrawn): correct it)",
     # --- inbox monitoring (operations.md "Inbox handling") ---
     "inbox_stuck": "文件“{name}”在收件箱中已{days}天未完成上传（{state}），请联系部门重新完整上传或删除该文件 (the file has sat unfinished in the inbox for {days} days ({state}): ask the department to upload it again completely, or remove it)",
+    # --- inbox runs (feeds/inbox.py); the caller appends ": <file names>" or ": <detail>" ---
+    "inbox_interrupted": (
+        "收件箱接收未完成，{count}个文件将在重试时继续 (inbox run incomplete; these files are taken on the retry)"
+    ),
+    "inbox_finish_failed": (
+        "文件已处理但回执或归档失败，请检查收件服务器 "
+        "(the file was processed but its receipt or move failed: check the inbox server)"
+    ),
     # --- scheduling ---
     "cycle_late": "{night}夜间交换周期中 {dag_id} 在06:00前未成功完成（{state}），平台可能未收到当晚的数据；请在 Airflow 中查看该 DAG 当晚的运行并处理 (the nightly cycle of {night}: {dag_id} had not succeeded by 06:00 ({state}), so the platforms may lack that night's data: open the DAG's run of that night in Airflow and see what holds it up)",
     # --- pboc pairs (contracts.md 1.4) ---
@@ -104,11 +124,21 @@ CATALOGUE: dict[str, str] = {
     "pboc_encoding": "本行不是有效的UTF-8编码 (the line is not valid UTF-8: save the file as UTF-8 and send it again)",
     "pboc_line_too_long": "本行超过{limit}字节，未读取 (the line is longer than {limit} bytes and was not read: check the file)",
     "pboc_control_malformed": "控制文件{name}不符合约定格式“数据文件名|记录数|SM3”：{detail} (the control file does not read 'data file name|record count|SM3 hex': {detail}; write it again)",
+    # details inside pboc_control_malformed's {detail} (feeds/pboc/source.py)
+    "pboc_control_not_utf8": "不是UTF-8 (not UTF-8)",
+    "pboc_control_lines": "多于一行 (more than one line)",
+    "pboc_control_parts": "{parts}段，应为3段 ({parts} parts, expected 3)",
+    "pboc_control_sm3": "SM3不是64位十六进制 (SM3 is not 64 hex digits)",
+    "pboc_control_count": "记录数不是非负整数 (record count is not a whole number)",
+    "pboc_control_too_long": "{size}字节，过长 ({size} bytes: too long)",
     "pboc_control_name": "控制文件中的数据文件名“{found}”应为“{expected}” (the control file names {found!r} instead of {expected!r}: correct the control file)",
     "pboc_data_missing": "有控制文件{control}但没有数据文件{name} (the control file is there but its data file is missing: send the data file)",
     "pboc_digest_mismatch": "数据文件的SM3为{found}，控制文件声明为{declared}，文件可能仍在传输中或已损坏 (the data file's SM3 {found} differs from the announced {declared}: the file may still be in transit, or corrupt)",
     "pboc_count_mismatch": "数据文件有{found}条记录，控制文件声明{declared}条，文件可能仍在传输中或已损坏 (the data file holds {found} records, the control file announces {declared}: the file may still be in transit, or corrupt)",
     "pboc_changed": "数据文件在读取过程中发生变化，文件可能仍在传输中 (the data file changed while it was read: it may still be in transit)",
+    "pboc_interrupted": (
+        "人行数据接收未完成，{count}对文件将在重试时继续 (PBoC run incomplete; these pairs are taken on the retry)"
+    ),
     "pboc_pair_corrupt": "人行数据文件{name}已连续{runs}次检查未通过，判定为损坏，未接收任何记录：{problem}；请联系人行犍为县支行重新生成并发送 (the pair failed its check on {runs} runs and is held corrupt, nothing was taken: {problem}; ask the PBoC sub-branch to regenerate and resend it)",
     "pboc_pair_refused": "人行数据文件{name}整个被拒：{problem} (the pair was refused whole: {problem})",
     # --- city platform (credit_exchange/publish/city/push.py) ---
@@ -122,6 +152,12 @@ CATALOGUE: dict[str, str] = {
     "pull_reject_threshold": "本次拉取错误记录{rejected}条（共{total}条），超过上限{limit}，整批被拒，水位线未前移，下次运行将重新拉取 ({rejected} of {total} records of this pull are wrong, over the limit {limit}: the whole pull is refused and read again next run; correct the records and raise their versions)",
     "pull_failed": "交通接口{endpoint}拉取失败，本次未保存任何记录，水位线保持为{watermark}：{reason} (pulling {endpoint} failed: nothing was stored and the watermark stays; check the API and the connection transport_api, the task is retried)",
     "page_token_expired_repeatedly": "分页令牌连续{times}次过期，每次均已从水位线重新拉取 (the page token expired {times} times in a row, each time the pull started again from the watermark: the API is too slow or its tokens expire early)",
+    # --- transport pages and runs (feeds/transport/source.py); the caller appends ": <value or detail>" ---
+    "transport_no_server_time": "交通接口应答缺少server_time (page has no server_time)",
+    "transport_bad_server_time": "交通接口应答的server_time无效 (server_time is not ISO 8601)",
+    "transport_server_time_offset": "交通接口应答的server_time缺少时区 (server_time has no offset)",
+    "transport_refused": "交通接口拒绝请求（4xx） (the transport API refused the requests)",
+    "transport_pull_incomplete": "交通接口拉取未完成，已提交的端点保留 (transport pull incomplete)",
     # ================================================================ SFTP (connectors/sftp.py)
     "sftp_no_pin": (
         "SFTP 连接 {where} 未固定主机公钥，拒绝连接；请在连接的 extra 中设置 host_key"
@@ -366,6 +402,9 @@ CATALOGUE: dict[str, str] = {
     "page_unreceipted": "未收到回执的文件 (files without receipt)",
     "page_alerts": "未处理告警 (open alerts)",
     "page_data_quality": "数据质量提示 (data-quality warnings)",
+    # --- sentences of the page's templates (web/templates.py); its labels are in LABELS ---
+    "page_rows": "{count} 条 (rows)",
+    "page_nothing_here": "没有记录 (nothing here)",
     # --- the page's access checks (web/auth.py) ---
     "web_forbidden": "无权访问信用交换页面 (not allowed: ask an Airflow admin for access)",
     "web_cross_site": "跨站请求被拒绝 (cross-site request refused)",
@@ -401,7 +440,83 @@ TERMS: dict[str, str] = {
     "cycle_state_failed": "失败 failed",
     "cycle_state_running": "仍在运行 still running",
     "cycle_state_not_run": "未运行 never ran",
+    # --- inbox: a file's kind inside file_not_regular's "（{kind}）", a state inside inbox_stuck's ---
+    "inbox_kind_link": "符号链接 symbolic link",
+    "inbox_kind_other": "特殊文件 FIFO, socket or device",
+    "inbox_kind_dir": "目录 directory",
+    "inbox_state_tmp": "上传未完成 .tmp upload not finished",
+    "inbox_state_changing": "仍在变化 still changing",
+    # --- police CSV: csv_line_too_long's {limit}, and an empty name in csv_header_unknown's list ---
+    "csv_limit_characters": "{limit} 字符 characters",
+    "csv_limit_bytes": "{limit} 字节 bytes",
+    "csv_empty_column_name": "空列名 empty name",
 }
+
+
+# Headings, column labels and buttons of the Exchange page (credit_exchange/web/templates.py):
+# "中文 English", the first space between the two (the page shows the English in a muted span).
+LABELS: dict[str, str] = {
+    # --- every page ---
+    "ui_exchange": "信用交换 Exchange",
+    "ui_back_to_overview": "返回总览 back to the overview",
+    "ui_back_to_list": "返回列表 back to the list",
+    "ui_generated": "生成时间 generated",
+    "ui_user": "用户 user",
+    "ui_never": "从未 never",
+    # --- overview: departments ---
+    "ui_departments": "部门 Departments (inbound)",
+    "ui_department": "部门 department",
+    "ui_last_received": "最近成功接收 last successful transfer",
+    "ui_files_waiting": "待处理文件 files waiting",
+    "ui_live": "实时 live in inbox",
+    "ui_files_quarantined": "隔离文件 files quarantined",
+    "ui_rejected_recent": "被拒记录（近{days}天） records rejected, last {days} days",
+    "ui_open_alerts": "告警 open alerts",
+    "ui_rejects_by_rule": "被拒原因 rejects by rule",
+    "ui_rule_code": "规则 rule code",
+    "ui_count": "条数 count",
+    "ui_message_latest": "说明（最近一例） message, latest example",
+    "ui_file": "文件 file",
+    "ui_position": "位置 position",
+    "ui_field": "字段 field",
+    "ui_code": "规则 code",
+    "ui_message": "说明 message",
+    # --- overview: platforms and totals ---
+    "ui_platforms": "平台 Platforms (outbound)",
+    "ui_platform": "平台 platform",
+    "ui_last_pushed": "最近成功推送 last successful transfer",
+    "ui_records_pending": "待推送/待回执记录 records pending",
+    "ui_records_failed": "失败记录 records failed",
+    "ui_batches_prepared": "未完成批次/文件 batches / files prepared",
+    "ui_batches_failed": "失败批次 batches failed",
+    "ui_files_unreceipted": "无回执文件 files without receipt",
+    "ui_receipts_overdue": "回执超时（>24小时） receipts overdue, >24 h",
+    "ui_other": "其他 Other",
+    "ui_alerts_all": "未处理告警 open alerts, all sources",
+    "ui_data_quality": "数据质量提示 data-quality warnings",
+    # --- detail lists and their buttons ---
+    "ui_action": "操作 action",
+    "ui_resend_all": "全部重新推送 re-send all failed records",
+    "ui_resend": "重新推送 re-send",
+    "ui_requeue": "重新排队 re-queue",
+}
+
+# Chinese words that fill a placeholder inside a Chinese part whose gloss says the same in English
+# (the type rule's {expected_zh}, a missing {label}): Chinese only.
+WORDS: dict[str, str] = {
+    # --- JSON types, the type rule's {expected_zh} (standard/validation.py) ---
+    "type_string": "文本",
+    "type_number": "数字",
+    "type_integer": "整数",
+    "type_boolean": "是/否",
+    "type_array": "列表",
+    "type_object": "对象",
+    # --- {label} when a problem has none (standard/messages.py, standard/validation.py) ---
+    "label_value": "该值",
+    "label_record": "记录",
+}
+
+_TABLES = (CATALOGUE, TERMS, LABELS, WORDS)
 
 
 class _Blank(dict[str, Any]):
@@ -411,16 +526,28 @@ class _Blank(dict[str, Any]):
         return ""
 
 
+def _template(code: str) -> str:
+    for table in _TABLES:
+        template = table.get(code)
+        if template is not None:
+            return template
+    raise KeyError(code)
+
+
 def text(code: str, **params: Any) -> str:
-    """The catalogue's text for ``code`` (CATALOGUE, then TERMS), filled with ``params``.
+    """The catalogue's text for ``code`` (CATALOGUE, TERMS, LABELS or WORDS), filled with ``params``.
 
     Plain ``str.format``: no masking, no escaping (``credit_exchange.standard.messages.message``
     does both). A missing parameter renders as ""; an unknown code raises KeyError.
     """
-    template = CATALOGUE.get(code)
-    if template is None:
-        template = TERMS[code]
-    return template.format_map(_Blank(params))
+    return _template(code).format_map(_Blank(params))
 
 
-__all__ = ["CATALOGUE", "TERMS", "text"]
+def label(code: str, **params: Any) -> tuple[str, str]:
+    """A LABELS entry split into its Chinese and its English, each filled with ``params``."""
+    chinese, _, english = LABELS[code].partition(" ")
+    values = _Blank(params)
+    return chinese.format_map(values), english.format_map(values)
+
+
+__all__ = ["CATALOGUE", "LABELS", "TERMS", "WORDS", "label", "text"]

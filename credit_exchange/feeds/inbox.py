@@ -43,6 +43,7 @@ from credit_exchange.standard.validation import RecordValidator, get_validator
 from credit_exchange.store import Alert, Receipt, ReceivedFile, Store
 from credit_exchange.store.claims import Claims, Owner
 from credit_exchange.timeutil import local
+from hub_messages import text
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ FINISH_ALERT = "inbox_finish_failed"
 # A file refused because reading it failed (not its content's fault as far as we know): admins look.
 UNREADABLE_ALERT = "inbox_file_unreadable"
 DAY_SECONDS = 86_400
-_KIND_LABEL = {"link": "符号链接 symbolic link", "other": "特殊文件 FIFO, socket or device", "dir": "目录 directory"}
+_KIND_LABEL = {kind: text(f"inbox_kind_{kind}") for kind in ("link", "other", "dir")}
 
 
 class Inbox(Protocol):
@@ -121,8 +122,7 @@ class IngestInterrupted(RuntimeError):
     def __init__(self, summary: IngestSummary) -> None:
         self.summary = summary
         names = ", ".join(safe_text(n) for n in summary.interrupted)
-        super().__init__(f"收件箱接收未完成，{len(summary.interrupted)}个文件将在重试时继续 "
-                         f"(inbox run incomplete; these files are taken on the retry): {names}")
+        super().__init__(text("inbox_interrupted", count=len(summary.interrupted)) + f": {names}")
 
 
 class HashingReader:
@@ -293,11 +293,10 @@ class InboxIngest:
         names = {r.name for r in waiting}
         with self.store.session() as s:
             for r in stuck:
-                state = ("上传未完成 .tmp upload not finished" if r.name.endswith(TMP_SUFFIX)
-                         else "仍在变化 still changing")
-                text = message("inbox_stuck", name=r.name, days=int((self.server_now() - r.mtime) // DAY_SECONDS),
-                               state=state)
-                alerts.raise_alert(s, STUCK_ALERT, self.feed.department, r.name, text)
+                state = text("inbox_state_tmp" if r.name.endswith(TMP_SUFFIX) else "inbox_state_changing")
+                days = int((self.server_now() - r.mtime) // DAY_SECONDS)
+                alert = message("inbox_stuck", name=r.name, days=days, state=state)
+                alerts.raise_alert(s, STUCK_ALERT, self.feed.department, r.name, alert)
                 self.summary.stuck.append(r.name)
             self._resolve_gone(s, STUCK_ALERT, names)
 
@@ -402,13 +401,13 @@ class InboxIngest:
 
     def _interrupted(self, file_id: int, name: str, exc: BaseException) -> None:
         """A transient failure: note the attempt, leave the file in processing/ for the next try."""
-        text = describe(exc)
-        log.warning("%s: interrupted (%s); left in processing/ for the next try", safe_text(name), text)
+        detail = describe(exc)
+        log.warning("%s: interrupted (%s); left in processing/ for the next try", safe_text(name), detail)
         self.summary.interrupted.append(name)
         try:
             with self.store.session() as s:
                 s.execute(update(ReceivedFile).where(ReceivedFile.id == file_id).values(
-                    attempts=ReceivedFile.attempts + 1, last_error=text))
+                    attempts=ReceivedFile.attempts + 1, last_error=detail))
             self.claims.release(name)
         except Exception:  # noqa: BLE001 - the store may be what failed; the lease then runs out by itself
             log.warning("%s: could not record the interrupted try", safe_text(name), exc_info=True)
@@ -447,13 +446,12 @@ class InboxIngest:
             if is_transient(exc):
                 self._interrupted(file_id, name, exc)
                 return
-            text = describe(exc)
-            log.error("%s: stored, but its receipt or move failed: %s", safe_text(name), text)
+            detail = describe(exc)
+            log.error("%s: stored, but its receipt or move failed: %s", safe_text(name), detail)
             self.summary.unfinished.append(name)
             with self.store.session() as s:
                 alerts.raise_alert(s, FINISH_ALERT, self.feed.department, name,
-                                   f"文件已处理但回执或归档失败，请检查收件服务器 (the file was processed but its receipt or "
-                                   f"move failed: check the inbox server): {text}")
+                                   text("inbox_finish_failed") + f": {detail}")
             self.claims.release(name)
 
     def _finish(self, file_id: int) -> None:

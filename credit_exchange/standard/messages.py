@@ -11,7 +11,7 @@ import string
 from typing import Any
 
 from credit_exchange.standard.pii import escape_controls, mask_text
-from hub_messages import CATALOGUE
+from hub_messages import CATALOGUE, WORDS
 
 MESSAGES: dict[str, str] = CATALOGUE
 
@@ -26,7 +26,7 @@ def message(code: str, **params: Any) -> str:
     template = MESSAGES.get(code, MESSAGES["invalid"])
     values = {name: params.get(name, "") for _, name, _, _ in _FORMATTER.parse(template) if name}
     if not values.get("label") and "label" in values:
-        values["label"] = params.get("field") or "该值"
+        values["label"] = params.get("field") or WORDS["label_value"]
     # Values may be a department's bytes (a file name, a record id): no control character reaches a reader.
     filled = {k: "" if v is None else escape_controls(v) if isinstance(v, str) else v for k, v in values.items()}
     return mask_text(template.format(**filled))

@@ -29,16 +29,16 @@ from referencing.jsonschema import DRAFT202012
 from credit_exchange.standard import checks
 from credit_exchange.standard.fields import FIELDS, SCHEMAS_DIR
 from credit_exchange.standard.messages import message
+from hub_messages import WORDS
 
 log = logging.getLogger(__name__)
 
 ENVELOPE_TYPE = "county_record"
 # (type field, number field): the number must pass GB 11643 when the type is 身份证.
 _ID_PAIRS = (("id_type", "id_number"), ("legal_rep_id_type", "legal_rep_id_number"))
-_TYPE_NAMES = {
-    "string": ("string", "文本"), "number": ("number", "数字"), "integer": ("integer", "整数"),
-    "boolean": ("boolean", "是/否"), "array": ("array", "列表"), "object": ("object", "对象"),
-}
+# JSON type -> (its name, its Chinese word), for the type rule's {expected} and {expected_zh}.
+_TYPE_NAMES = {t: (t, WORDS[f"type_{t}"])
+               for t in ("string", "number", "integer", "boolean", "array", "object")}
 _FORMAT_CODES = {"date": "format_date", "date-time": "format_datetime"}
 # The structural keywords next to a format: the format's own check (stricter) reports the same, in detail.
 _SAID_BY_FORMAT = frozenset({"pattern", "maxLength", "minLength", "not"})
@@ -337,7 +337,7 @@ class RecordValidator:
             if "other_field" in params:
                 other = params["other_field"]
                 params = {**params, "other": other, "other_label": by_name[other].label if other in by_name else other}
-            text = message(code, label=label or "记录", field=name or "record", **params)
+            text = message(code, label=label or WORDS["label_record"], field=name or "record", **params)
             problems.append((order.get(name, len(order)), i, Problem(name, field_code, label, code, text)))
         problems.sort(key=lambda t: (t[0], t[1]))
         return [p for _, _, p in problems]

@@ -1,7 +1,9 @@
 """The Exchange page's HTML: small Jinja templates kept as strings (autoescaped), no static files.
 
 Links are relative, so the page works under any ``[api] base_url`` and inside the
-Airflow UI's frame. Labels are Chinese with an English gloss.
+Airflow UI's frame. Every text comes from the catalogue (``hub_messages``): ``text(code)`` is a
+sentence or a plain label ("信用交换 Exchange"), ``gloss(code)`` a label of ``LABELS`` with its
+English in a muted span, as headings, column labels and buttons show it.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import hub_messages
+
 BASE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{% block title %}信用交换 Exchange{% endblock %}</title>
+<title>{% block title %}{{ text("ui_exchange") }}{% endblock %}</title>
 <style>
  body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:1rem 1.5rem;color:#1f2933}
  h1{font-size:1.4rem;margin:.2rem 0} h2{font-size:1.1rem;margin-top:1.6rem} h3{font-size:1rem;margin:1rem 0 .3rem}
@@ -37,23 +41,23 @@ OVERVIEW = """{% extends "base" %}
 {%- endmacro %}
 {% macro cls(value) %}{% if value %}num warn{% else %}num{% endif %}{% endmacro %}
 {% block body %}
-<h1>信用交换 <span class="gloss">Exchange</span></h1>
-<p class="meta">生成时间 generated {{ o.generated_at }} · 用户 user {{ user }} ·
+<h1>{{ gloss("ui_exchange") }}</h1>
+<p class="meta">{{ text("ui_generated") }} {{ o.generated_at }} · {{ text("ui_user") }} {{ user }} ·
  <a href="api/overview">JSON</a></p>
 
-<h2>部门 <span class="gloss">Departments (inbound)</span></h2>
+<h2>{{ gloss("ui_departments") }}</h2>
 <table id="departments">
-<tr><th>部门 <span class="gloss">department</span></th>
- <th>最近成功接收 <span class="gloss">last successful transfer</span></th>
- <th>待处理文件 <span class="gloss">files waiting</span></th>
- <th>实时 <span class="gloss">live in inbox</span></th>
- <th>隔离文件 <span class="gloss">files quarantined</span></th>
- <th>被拒记录（近{{ o.reject_window_days }}天） <span class="gloss">records rejected, last {{ o.reject_window_days }} days</span></th>
- <th>告警 <span class="gloss">open alerts</span></th></tr>
+<tr><th>{{ gloss("ui_department") }}</th>
+ <th>{{ gloss("ui_last_received") }}</th>
+ <th>{{ gloss("ui_files_waiting") }}</th>
+ <th>{{ gloss("ui_live") }}</th>
+ <th>{{ gloss("ui_files_quarantined") }}</th>
+ <th>{{ gloss("ui_rejected_recent", days=o.reject_window_days) }}</th>
+ <th>{{ gloss("ui_open_alerts") }}</th></tr>
 {% for d in o.departments %}
 <tr data-department="{{ d.department }}">
  <td><b>{{ d.department }}</b><br><span class="gloss">{{ d.label }}</span></td>
- <td data-field="last_success">{{ d.last_success or "从未 never" }}</td>
+ <td data-field="last_success">{{ d.last_success or text("ui_never") }}</td>
  <td data-field="waiting" class="num">{{ n(d.waiting, "details/waiting?department=" ~ d.department) }}</td>
  <td data-field="live" class="num">{% if d.live_possible %}<span class="live" data-live="{{ d.department }}">…</span>{% else %}<span class="muted">—</span>{% endif %}</td>
  <td data-field="quarantined" class="{{ cls(d.quarantined) }}">{{ n(d.quarantined, "details/quarantined?department=" ~ d.department) }}</td>
@@ -64,19 +68,19 @@ OVERVIEW = """{% extends "base" %}
 </table>
 
 {% for d in o.departments if d.rejects_by_code %}
-<h3>{{ d.department }}：被拒原因 <span class="gloss">rejects by rule</span></h3>
+<h3>{{ d.department }}：{{ gloss("ui_rejects_by_rule") }}</h3>
 <table class="reject-codes" data-department="{{ d.department }}">
-<tr><th>规则 <span class="gloss">rule code</span></th><th>条数 <span class="gloss">count</span></th>
- <th>说明（最近一例） <span class="gloss">message, latest example</span></th></tr>
+<tr><th>{{ gloss("ui_rule_code") }}</th><th>{{ gloss("ui_count") }}</th>
+ <th>{{ gloss("ui_message_latest") }}</th></tr>
 {% for r in d.rejects_by_code %}
 <tr data-code="{{ r.code }}"><td>{{ r.code }}</td><td class="num"><a href="details/rejects?department={{ d.department }}">{{ r.count }}</a></td><td>{{ r.message }}</td></tr>
 {% endfor %}
 </table>
 {% if latest.get(d.department) %}
 <table class="latest-rejects" data-department="{{ d.department }}">
-<tr><th>文件 <span class="gloss">file</span></th><th>位置 <span class="gloss">position</span></th>
- <th>字段 <span class="gloss">field</span></th><th>规则 <span class="gloss">code</span></th>
- <th>说明 <span class="gloss">message</span></th></tr>
+<tr><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_position") }}</th>
+ <th>{{ gloss("ui_field") }}</th><th>{{ gloss("ui_code") }}</th>
+ <th>{{ gloss("ui_message") }}</th></tr>
 {% for r in latest[d.department] %}
 <tr><td>{{ r.file }}</td><td>{{ r.position }}</td><td>{{ r.field or "" }}</td><td>{{ r.code }}</td><td>{{ r.message }}</td></tr>
 {% endfor %}
@@ -84,21 +88,21 @@ OVERVIEW = """{% extends "base" %}
 {% endif %}
 {% endfor %}
 
-<h2>平台 <span class="gloss">Platforms (outbound)</span></h2>
+<h2>{{ gloss("ui_platforms") }}</h2>
 <table id="platforms">
-<tr><th>平台 <span class="gloss">platform</span></th>
- <th>最近成功推送 <span class="gloss">last successful transfer</span></th>
- <th>待推送/待回执记录 <span class="gloss">records pending</span></th>
- <th>失败记录 <span class="gloss">records failed</span></th>
- <th>未完成批次/文件 <span class="gloss">batches / files prepared</span></th>
- <th>失败批次 <span class="gloss">batches failed</span></th>
- <th>无回执文件 <span class="gloss">files without receipt</span></th>
- <th>回执超时（&gt;24小时） <span class="gloss">receipts overdue, &gt;24 h</span></th>
- <th>告警 <span class="gloss">open alerts</span></th></tr>
+<tr><th>{{ gloss("ui_platform") }}</th>
+ <th>{{ gloss("ui_last_pushed") }}</th>
+ <th>{{ gloss("ui_records_pending") }}</th>
+ <th>{{ gloss("ui_records_failed") }}</th>
+ <th>{{ gloss("ui_batches_prepared") }}</th>
+ <th>{{ gloss("ui_batches_failed") }}</th>
+ <th>{{ gloss("ui_files_unreceipted") }}</th>
+ <th>{{ gloss("ui_receipts_overdue") }}</th>
+ <th>{{ gloss("ui_open_alerts") }}</th></tr>
 {% for p in o.platforms %}
 <tr data-platform="{{ p.platform }}">
  <td><b>{{ p.platform }}</b><br><span class="gloss">{{ p.label }}</span></td>
- <td data-field="last_success">{{ p.last_success or "从未 never" }}</td>
+ <td data-field="last_success">{{ p.last_success or text("ui_never") }}</td>
  <td data-field="pending_records" class="num">{{ n(p.pending_records, "details/pending?platform=" ~ p.platform) }}</td>
  <td data-field="failed_records" class="{{ cls(p.failed_records) }}">{{ n(p.failed_records, "details/failed-records?platform=" ~ p.platform) }}</td>
  <td data-field="batches_prepared" class="num">{{ n(p.batches_prepared, "details/batches?platform=" ~ p.platform) }}</td>
@@ -110,11 +114,11 @@ OVERVIEW = """{% extends "base" %}
 {% endfor %}
 </table>
 
-<h2>其他 <span class="gloss">Other</span></h2>
+<h2>{{ gloss("ui_other") }}</h2>
 <table id="totals">
-<tr><th>未处理告警 <span class="gloss">open alerts, all sources</span></th>
+<tr><th>{{ gloss("ui_alerts_all") }}</th>
  <td data-field="alerts_open" class="{{ cls(o.alerts_open) }}">{{ n(o.alerts_open, "details/alerts") }}</td></tr>
-<tr><th>数据质量提示 <span class="gloss">data-quality warnings</span></th>
+<tr><th>{{ gloss("ui_data_quality") }}</th>
  <td data-field="data_quality" class="num">{{ n(o.data_quality, "details/data-quality") }}</td></tr>
 </table>
 <script>
@@ -133,57 +137,70 @@ document.querySelectorAll("[data-live]").forEach(function (el) {
 """
 
 DETAILS = """{% extends "base" %}
-{% block title %}{{ title }} · 信用交换 Exchange{% endblock %}
+{% block title %}{{ title }} · {{ text("ui_exchange") }}{% endblock %}
 {% block body %}
-<p><a href="../">← 返回总览 back to the overview</a></p>
+<p><a href="../">← {{ text("ui_back_to_overview") }}</a></p>
 <h1>{{ title }}{% if whose %} · {{ whose }}{% endif %}</h1>
-<p class="meta">{{ rows|length }} 条 (rows) · <a href="../api/details/{{ kind }}{{ query }}">JSON</a></p>
+<p class="meta">{{ text("page_rows", count=rows|length) }} ·
+{#- one line #} <a href="../api/details/{{ kind }}{{ query }}">JSON</a></p>
 {% if action == "resend" and rows %}
 <form method="post" action="../actions/resend" class="inline" id="resend-all">
  <input type="hidden" name="platform" value="{{ platform }}">
- <button type="submit">全部重新推送 <span class="gloss">re-send all failed records</span></button>
+ <button type="submit">{{ gloss("ui_resend_all") }}</button>
 </form>
 {% endif %}
 {% if rows %}
 <table id="details" data-kind="{{ kind }}">
-<tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}{% if action %}<th>操作 <span class="gloss">action</span></th>{% endif %}</tr>
+<tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}
+{%- if action %}<th>{{ gloss("ui_action") }}</th>{% endif %}</tr>
 {% for r in rows %}
 <tr>{% for c in columns %}<td>{{ "" if r[c] is none else r[c] }}</td>{% endfor %}
 {% if action == "requeue" %}<td>{% if r.requeue_possible %}
  <form method="post" action="../actions/requeue" class="inline">
   <input type="hidden" name="department" value="{{ department }}">
   <input type="hidden" name="file_id" value="{{ r.file_id }}">
-  <button type="submit">重新排队 <span class="gloss">re-queue</span></button></form>
+  <button type="submit">{{ gloss("ui_requeue") }}</button></form>
  {% else %}<span class="muted">—</span>{% endif %}</td>
 {% elif action == "resend" %}<td>
  <form method="post" action="../actions/resend" class="inline">
   <input type="hidden" name="platform" value="{{ platform }}">
   <input type="hidden" name="id" value="{{ r.item_id if platform == 'county' else r.record_id }}">
-  <button type="submit">重新推送 <span class="gloss">re-send</span></button></form></td>
+  <button type="submit">{{ gloss("ui_resend") }}</button></form></td>
 {% endif %}
 </tr>
 {% endfor %}
 </table>
 {% else %}
-<p class="muted">没有记录 (nothing here)</p>
+<p class="muted">{{ text("page_nothing_here") }}</p>
 {% endif %}
 {% endblock %}
 """
 
 RESULT = """{% extends "base" %}
 {% block body %}
-<p><a href="../">← 返回总览 back to the overview</a>{% if back %} · <a href="{{ back }}">返回列表 back to the list</a>{% endif %}</p>
+<p><a href="../">← {{ text("ui_back_to_overview") }}</a>
+{%- if back %} · <a href="{{ back }}">{{ text("ui_back_to_list") }}</a>{% endif %}</p>
 <div class="msg {{ 'ok' if ok else 'err' }}" id="result">{{ message }}</div>
 {% endblock %}
 """
+
+
+def gloss(code: str, **params: Any) -> Any:
+    """A label of ``hub_messages.LABELS`` as HTML: its Chinese, then its English in a muted span."""
+    from markupsafe import Markup
+
+    chinese, english = hub_messages.label(code, **params)
+    return Markup('{} <span class="gloss">{}</span>').format(chinese, english)
 
 
 @cache
 def _env() -> Any:
     from jinja2 import DictLoader, Environment, select_autoescape
 
-    return Environment(loader=DictLoader({"base": BASE, "overview": OVERVIEW, "details": DETAILS, "result": RESULT}),
-                       autoescape=select_autoescape(default=True, default_for_string=True))
+    loader = DictLoader({"base": BASE, "overview": OVERVIEW, "details": DETAILS, "result": RESULT})
+    env = Environment(loader=loader, autoescape=select_autoescape(default=True, default_for_string=True))
+    env.globals.update(text=hub_messages.text, gloss=gloss)
+    return env
 
 
 def render(name: str, **context: Any) -> str:

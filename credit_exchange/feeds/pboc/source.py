@@ -40,6 +40,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import hub_messages
 from connectors.sftp import TransferChanged
 from credit_exchange import alerts
 from credit_exchange.config import Feed
@@ -108,24 +109,26 @@ def parse_control(raw: bytes, data_name: str, control_name: str = "") -> Control
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise PairCheckFailed("pboc_control_malformed", name=where, detail="不是UTF-8 (not UTF-8)") from None
+        raise PairCheckFailed("pboc_control_malformed", name=where,
+                              detail=hub_messages.text("pboc_control_not_utf8")) from None
     if text.endswith("\n"):
         text = text[:-1]
     if "\n" in text or "\r" in text:
-        raise PairCheckFailed("pboc_control_malformed", name=where, detail="多于一行 (more than one line)")
+        raise PairCheckFailed("pboc_control_malformed", name=where,
+                              detail=hub_messages.text("pboc_control_lines"))
     parts = text.split("|")
     if len(parts) != 3:
         raise PairCheckFailed("pboc_control_malformed", name=where,
-                              detail=f"{len(parts)}段，应为3段 ({len(parts)} parts, expected 3)")
+                              detail=hub_messages.text("pboc_control_parts", parts=len(parts)))
     name, raw_count, raw_sm3 = parts
     sm3 = raw_sm3.lower() if _SM3_HEX.fullmatch(raw_sm3) else ""
     count = envelope.count(raw_count) if raw_count == raw_count.strip() else None
     if not sm3:
         raise PairCheckFailed("pboc_control_malformed", name=where, count=count,
-                              detail="SM3不是64位十六进制 (SM3 is not 64 hex digits)")
+                              detail=hub_messages.text("pboc_control_sm3"))
     if count is None:
         raise PairCheckFailed("pboc_control_malformed", sm3=sm3, name=where,
-                              detail="记录数不是非负整数 (record count is not a whole number)")
+                              detail=hub_messages.text("pboc_control_count"))
     if name != data_name:
         raise PairCheckFailed("pboc_control_name", sm3=sm3, count=count, found=name[:255], expected=data_name)
     return ControlLine(name, count, sm3)
@@ -180,8 +183,8 @@ class PbocInterrupted(RuntimeError):
 
     def __init__(self, summary: PbocSummary) -> None:
         self.summary = summary
-        super().__init__(f"人行数据接收未完成，{len(summary.interrupted)}对文件将在重试时继续 (PBoC run incomplete; "
-                         f"these pairs are taken on the retry): {', '.join(safe_text(n) for n in summary.interrupted)}")
+        names = ", ".join(safe_text(n) for n in summary.interrupted)
+        super().__init__(hub_messages.text("pboc_interrupted", count=len(summary.interrupted)) + f": {names}")
 
 
 class _Refused(Exception):
@@ -313,7 +316,7 @@ class PbocIngest:
         try:
             if control.size > MAX_CONTROL_BYTES:
                 raise PairCheckFailed("pboc_control_malformed", name=control.name,
-                                      detail=f"{control.size}字节，过长 ({control.size} bytes: too long)")
+                                      detail=hub_messages.text("pboc_control_too_long", size=control.size))
             announced = parse_control(self.outbox.read_bytes(self._path(control.name)), name, control.name)
             self._announced[name] = announced
         except PairCheckFailed as exc:

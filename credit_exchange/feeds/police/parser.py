@@ -38,6 +38,7 @@ from credit_exchange.standard.fields import FIELDS, OpColumn
 from credit_exchange.standard.mapping import from_national
 from credit_exchange.standard.pii import mask_text
 from credit_exchange.standard.records import FileRejected, SourceRecord, record_problem
+from hub_messages import text
 
 UTF8_BOM = b"\xef\xbb\xbf"
 DEFAULT_ENCODING = "gb18030"
@@ -87,7 +88,7 @@ def parse(stream: BinaryIO, feed: Feed, file_name: str) -> Iterator[SourceRecord
                 raise FileRejected("csv_unterminated_quote", line=start) from exc
             if "field limit" in str(exc):
                 raise FileRejected("csv_line_too_long", line=start,
-                                   limit=f"{csv.field_size_limit()} 字符 characters") from exc
+                                   limit=text("csv_limit_characters", limit=csv.field_size_limit())) from exc
             ordinal += 1
             rec = SourceRecord(ordinal=ordinal, position=f"line {start}", record_type=record_type,
                                dept_record_id=None, dept_version=version, op=None)
@@ -126,11 +127,11 @@ def _header(reader: Iterator[list[str]], lines: _Lines, record_type: str, op_col
     try:
         header = next(reader)
     except StopIteration:
-        raise FileRejected("csv_header", detail="文件为空 (empty file)") from None
+        raise FileRejected("csv_header", detail=text("csv_header_empty_file")) from None
     except csv.Error as exc:
-        raise FileRejected("csv_header", detail=f"表头无法解析 (unreadable header): {exc}") from exc
+        raise FileRejected("csv_header", detail=text("csv_header_unreadable") + f": {exc}") from exc
     if lines.number != 1:
-        raise FileRejected("csv_header", detail="表头不能跨行 (the header must be one line)")
+        raise FileRejected("csv_header", detail=text("csv_header_multiline"))
     expected = [f.code for f in FIELDS.fields(record_type)] + [op_column.code]
     names = [cell.strip() for cell in header]
     duplicate = [n for n in dict.fromkeys(names) if names.count(n) > 1]
@@ -138,11 +139,12 @@ def _header(reader: Iterator[list[str]], lines: _Lines, record_type: str, op_col
     unknown = [n for n in dict.fromkeys(names) if n not in expected]
     parts = []
     if missing:
-        parts.append("缺少 (missing): " + "、".join(missing))
+        parts.append(text("csv_header_missing") + ": " + "、".join(missing))
     if unknown:
-        parts.append("未知 (unknown): " + "、".join(n or "(空列名 empty name)" for n in unknown))
+        empty = f"({text('csv_empty_column_name')})"
+        parts.append(text("csv_header_unknown") + ": " + "、".join(n or empty for n in unknown))
     if duplicate:
-        parts.append("重复 (duplicate): " + "、".join(duplicate))
+        parts.append(text("csv_header_duplicate") + ": " + "、".join(duplicate))
     if parts:
         raise FileRejected("csv_header", detail="；".join(parts))
     return {name: i for i, name in enumerate(names)}
@@ -234,4 +236,4 @@ class _Lines:
         self._ready.extend(p + b"\n" for p in parts)
         if len(self._rest) > MAX_LINE_BYTES:
             raise FileRejected("csv_line_too_long", line=self.number + len(self._ready) + 1,
-                                limit=f"{MAX_LINE_BYTES} 字节 bytes")
+                                limit=text("csv_limit_bytes", limit=MAX_LINE_BYTES))

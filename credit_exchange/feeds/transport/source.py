@@ -33,6 +33,7 @@ from typing import IO, Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import hub_messages
 from connectors.http_api import HttpApiError
 from connectors.transport_api import PageTokenExpired
 from credit_exchange import alerts
@@ -90,13 +91,13 @@ def updated_since(watermark: str | None, overlap: timedelta) -> str:
 def _timestamp(value: Any) -> str:
     """A page's server_time, checked: an ISO 8601 timestamp with offset."""
     if not isinstance(value, str):
-        raise ValueError("交通接口应答缺少server_time (page has no server_time)")
+        raise ValueError(hub_messages.text("transport_no_server_time"))
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"交通接口应答的server_time无效 (server_time is not ISO 8601): {value[:40]!r}") from None
+        raise ValueError(hub_messages.text("transport_bad_server_time") + f": {value[:40]!r}") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"交通接口应答的server_time缺少时区 (server_time has no offset): {value[:40]!r}")
+        raise ValueError(hub_messages.text("transport_server_time_offset") + f": {value[:40]!r}")
     return value
 
 
@@ -157,7 +158,7 @@ class Spool:
     def add(self, page: dict[str, Any]) -> None:
         items = page.get("items")
         if not isinstance(items, list):
-            raise ValueError("交通接口应答缺少 items (page has no items list)")
+            raise ValueError(hub_messages.text("transport_no_items"))
         server_time = _timestamp(page.get("server_time"))
         if self.server_time is None:
             # The pull's first answer: anything changed after it comes on a later page or the next pull.
@@ -246,9 +247,9 @@ class TransportPullFailed(Exception):
     def __init__(self, summary: PullSummary) -> None:
         self.summary = summary
         self.fail_fast = all(e.error_code == "PermanentHttpError" for e in summary.failed)
-        self.fail_fast_reason = "交通接口拒绝请求（4xx） (the transport API refused the requests)"
+        self.fail_fast_reason = hub_messages.text("transport_refused")
         detail = "; ".join(f"{e.endpoint}: {e.error}" for e in summary.failed)
-        super().__init__(f"交通接口拉取未完成，已提交的端点保留 (transport pull incomplete): {detail}")
+        super().__init__(hub_messages.text("transport_pull_incomplete") + f": {detail}")
 
 
 class TransportPull:
