@@ -405,11 +405,10 @@ class PbocIngest:
             if sink.parser.records != announced.count:
                 raise PairCheckFailed("pboc_count_mismatch", sm3=announced.sm3, count=announced.count,
                                       found=sink.parser.records, declared=announced.count)
-            try:
-                unit.check_threshold(intake)
+            try:  # too many rejected records: refused whole, before anything of the outcome is written
+                receipt = unit.accept(intake, sha256=sha, size=result.size, finished=True)
             except FileRejected as exc:
                 raise _Refused(exc, sha, result.size) from None
-            receipt = unit.accept(intake, sha256=sha, size=result.size, finished=True)
             counts, row, processed = intake.counts, unit.row, now_local()
             pair.file_id, pair.last_problem, pair.updated_at = row.id, None, processed
             alerts.resolve(s, ALERT_CORRUPT, self.feed.department, name)

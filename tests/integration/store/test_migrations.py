@@ -31,10 +31,27 @@ def _conn(url: str) -> dict[str, Any]:
             "password": u.password, "schema": u.database}
 
 
+def _env(url: str) -> dict[str, str]:
+    return {**os.environ, **connection_env(exchange_db=_conn(url))}
+
+
 def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **connection_env(exchange_db=_conn(url))}
-    return subprocess.run([sys.executable, "-m", "credit_exchange.store", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "credit_exchange.store", *args], cwd=REPO, env=_env(url),
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+def _migrator(url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "credit_exchange.store", "migrate"], cwd=REPO, env=_env(url),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _task_store_is_at_head() -> bool:
+    """What a task sees: the store of ``exchange_db`` opened as tasks open it, at the code's revision."""
+    store = Store.from_conn_id()
+    try:
+        return current_revision(store.engine) == head_revision()
+    finally:
+        store.dispose()
 
 
 def test_a_task_refuses_an_unmigrated_store_and_the_init_step_migrates_it(
@@ -55,21 +72,15 @@ def test_a_task_refuses_an_unmigrated_store_and_the_init_step_migrates_it(
     assert again.returncode == 0 and "already" in again.stdout
     assert _cli(pg_url, "check").returncode == 0
 
-    store = Store.from_conn_id()
-    try:
-        assert current_revision(store.engine) == head_revision()
-    finally:
-        store.dispose()
+    assert _task_store_is_at_head()
 
 
 def test_a_migration_waits_for_the_lock_another_migrator_holds(pg_url: str) -> None:
-    env = {**os.environ, **connection_env(exchange_db=_conn(pg_url))}
     engine = create_engine(pg_url)
     try:
         with engine.connect() as holder:
             holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-            proc = subprocess.Popen([sys.executable, "-m", "credit_exchange.store", "migrate"], cwd=REPO, env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = _migrator(pg_url)
             try:
                 with pytest.raises(subprocess.TimeoutExpired):
                     proc.wait(timeout=8)  # it waits: another migrator holds the lock
@@ -84,9 +95,7 @@ def test_a_migration_waits_for_the_lock_another_migrator_holds(pg_url: str) -> N
 
 
 def test_init_steps_started_together_take_turns(pg_url: str) -> None:
-    env = {**os.environ, **connection_env(exchange_db=_conn(pg_url))}
-    procs = [subprocess.Popen([sys.executable, "-m", "credit_exchange.store", "migrate"], cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [_migrator(pg_url) for _ in range(4)]
     results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
     assert [code for code, _ in results] == [0, 0, 0, 0], [err[-1500:] for _, err in results]
     engine = create_engine(pg_url)
@@ -101,11 +110,7 @@ def test_init_steps_started_together_take_turns(pg_url: str) -> None:
 def test_a_sqlite_store_still_migrates_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in connection_env(exchange_db={"conn_type": "sqlite", "host": str(tmp_path / "x.db")}).items():
         monkeypatch.setenv(key, value)
-    store = Store.from_conn_id()
-    try:
-        assert current_revision(store.engine) == head_revision()
-    finally:
-        store.dispose()
+    assert _task_store_is_at_head()
 
 
 def test_the_connections_tls_extras_reach_the_driver(pg_url: str) -> None:
