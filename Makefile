@@ -8,7 +8,7 @@ CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed
 STATE := $(CURDIR)/.state
 
-.PHONY: install system-deps standins stop demo test test-clocks lint bench ui constraints clean
+.PHONY: install system-deps standins stop demo test test-clocks cluster-test cluster-stop lint bench ui constraints clean
 
 install: $(STAMP)
 
@@ -43,6 +43,14 @@ test: install system-deps
 test-clocks: install system-deps
 	@bash scripts/clock-matrix.sh
 
+# The nightly chain on Airflow's CeleryExecutor: PostgreSQL, Redis, scheduler, dag-processor,
+# triggerer, api-server and two Celery workers, natively (sandbox/cluster.py). KEEP=1 leaves it running.
+cluster-test: install system-deps
+	@$(BIN)/python -m sandbox.cluster run --state $(STATE)/cluster $(if $(KEEP),--keep)
+
+cluster-stop:
+	@test ! -x $(BIN)/python || $(BIN)/python -m sandbox.cluster stop --state $(STATE)/cluster
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -60,5 +68,5 @@ constraints:
 	/tmp/qw-constraints/bin/pip freeze --exclude qianwei-credit-exchange | sort -f > /tmp/qw-freeze.txt
 	{ sed -n '/^#/p' $(CONSTRAINTS); cat /tmp/qw-freeze.txt; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
-clean: stop
+clean: stop cluster-stop
 	rm -rf $(STATE)

@@ -1,6 +1,8 @@
 """``make bench``: every benchmark of the hub, written to docs/benchmarks.md with the machine and date.
 
-Options: --quick (smaller sizes, for a smoke run), --skip-memory (no multi-GiB file).
+Options: --quick (smaller sizes, for a smoke run), --skip-memory (no multi-GiB file),
+--nights N,N (the province-size nights through Airflow; default 100000,1000000), --skip-nights,
+--only nights (run only those and rewrite only their section of the document).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from bench import ingest, stages, validation
+from bench import ingest, night, stages, validation
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--nights", default="100000,1000000", help="records of each night size, comma separated")
+    parser.add_argument("--executors", default="LocalExecutor,CeleryExecutor")
+    parser.add_argument("--skip-nights", action="store_true")
+    parser.add_argument("--only", choices=["all", "nights"], default="all")
     args = parser.parse_args(argv)
+    if args.only == "nights":
+        return nights_only(args)
     shutil.rmtree(args.state, ignore_errors=True)
     args.state.mkdir(parents=True)
     n_ingest = 20_000 if args.quick else 200_000
@@ -128,7 +136,41 @@ def main(argv: list[str] | None = None) -> int:
         doc.append(f"- memory on a {memory['file_gib']} GiB file: {memory['peak_rss_mb']} MB (task process) and "
                    f"{memory.get('worker_peak_rss_mb', 0)} MB (parse worker); floor 300 MB.")
         doc.append("")
+    if not args.skip_nights:
+        doc += nights(args)
     args.out.write_text("\n".join(doc), encoding="utf-8")
+    print(f"written to {args.out}")
+    return 0
+
+
+def nights(args: argparse.Namespace) -> list[str]:
+    """Every night size under every executor (bench/night.py); the markdown of their section."""
+    sizes = [10_000] if args.quick else [int(n) for n in args.nights.split(",") if n]
+    results = []
+    for n in sizes:
+        for executor in args.executors.split(","):
+            print(f"a night of {n:,} records under the {executor} ...", flush=True)
+            results.append(night.run(n, executor, args.state / f"night-{n}-{executor}"))
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    lines = night.section(results, 0.01)
+    lines[1:1] = ["", f"- machine: {machine()}", f"- date: {stamp}"]
+    return lines + night.floors(results)
+
+
+def nights_only(args: argparse.Namespace) -> int:
+    """Run the nights and put their section in place of the old one (the rest of the document stays)."""
+    args.state.mkdir(parents=True, exist_ok=True)
+    section = nights(args)
+    old = args.out.read_text(encoding="utf-8").splitlines() if args.out.exists() else ["# Benchmarks", ""]
+    heading = section[0]
+    if heading in old:
+        start = old.index(heading)
+        end = next((i for i in range(start + 1, len(old)) if old[i].startswith("## ")
+                    and old[i] != heading), len(old))
+        new = old[:start] + section + old[end:]
+    else:
+        new = old + [""] + section
+    args.out.write_text("\n".join(new) + "\n", encoding="utf-8")
     print(f"written to {args.out}")
     return 0
 

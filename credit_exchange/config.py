@@ -216,6 +216,15 @@ def watched_inboxes() -> dict[str, dict[str, str]]:
     return out
 
 
+@cache
+def pools() -> dict[str, dict[str, Any]]:
+    """``config/pools.json``: Airflow's pools, one per remote server (the ``airflow pools import`` format)."""
+    data = json.loads((CONFIG_DIR / "pools.json").read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ConfigError(CONFIG_DIR / "pools.json", 1, (), text("config_not_mapping"))
+    return data
+
+
 def departments() -> tuple[str, ...]:
     """Every department of ``config/departments.yaml``, in the file's order."""
     return tuple(load("departments")["departments"])

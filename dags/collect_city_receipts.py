@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron, pool
 
 
 @dag(
@@ -30,7 +30,7 @@ from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron
        "default_args": {**NETWORK_DAG_ARGS["default_args"], "execution_timeout": timedelta(minutes=45)}},
 )
 def collect_city_receipts() -> None:
-    @task(task_id="collect_receipts")
+    @task(task_id="collect_receipts", pool=pool("city_platform_sftp"))
     def collect(**context) -> dict:
         from credit_exchange.runtime.city import collect_city_receipts as run
 

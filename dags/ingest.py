@@ -30,7 +30,7 @@ def _ingest_dag(feed: config.Feed) -> None:
          doc_md=doc_md(department, feed.source, feed.label, feed.connection, feed.root, feed.file_pattern.pattern),
          tags=["qianwei", "ingest", department], **NETWORK_DAG_ARGS)
     def ingest() -> None:
-        ingest_tasks(task_body(department, feed.source))
+        ingest_tasks(task_body(department, feed.source), feed.connection)
 
     ingest()
 

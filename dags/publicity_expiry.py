@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron, pool
 
 
 @dag(
@@ -27,7 +27,7 @@ from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron
     **NETWORK_DAG_ARGS,
 )
 def publicity_expiry() -> None:
-    @task(task_id="withdraw_expired_penalties")
+    @task(task_id="withdraw_expired_penalties", pool=pool("city_platform_sftp"))
     def withdraw(**context) -> dict:
         from credit_exchange.runtime.city import publicity_expiry as run
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, versions_or_nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, pool, versions_or_nightly
 
 
 @dag(
@@ -30,7 +30,7 @@ from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, versions_or_night
     **NETWORK_DAG_ARGS,
 )
 def push_city() -> None:
-    @task(task_id="push_city_files")
+    @task(task_id="push_city_files", pool=pool("city_platform_sftp"))
     def push(**context) -> dict:
         from credit_exchange.runtime.city import push_city as run
 

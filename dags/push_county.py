@@ -7,9 +7,11 @@ stored before it is sent and resent byte for byte, under the same batch id,
 until its answer is recorded: the platform sees each version once in effect.
 
 A failed run shows red with the batch ids that are still owed; they are resent
-on the next run or retry. After the push, a slice of the records (round robin)
-is compared with what the platform holds (`GET /api/v1/records/{id}`); a record
-the platform lacks or holds at an older version is queued again.
+on the next run or retry. After the push, in the nightly run and in runs started
+by hand, a slice of the records (round robin) is compared with what the platform
+holds (`GET /api/v1/records/{id}`); a record the platform lacks or holds at an
+older version is queued again. Runs started by merge's asset skip that slice (the
+platform answers 5 requests a second: it would hold up the night's records).
 
 Runs when merge produced new record versions, and nightly at 03:30 as a catch-up (records
 an admin re-sent from the Exchange page go out then at the latest).
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, versions_or_nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, pool, versions_or_nightly
 
 
 @dag(
@@ -30,13 +32,13 @@ from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, versions_or_night
     **NETWORK_DAG_ARGS,
 )
 def push_county() -> None:
-    @task(task_id="push_county_batches")
+    @task(task_id="push_county_batches", pool=pool("county_platform"))
     def push(**context) -> dict:
         from credit_exchange.runtime.push_county import push_county as run
 
         return run(context)
 
-    @task(task_id="reconcile_county")
+    @task(task_id="reconcile_county", pool=pool("county_platform"))
     def reconcile(**context) -> dict:
         """Compares a slice of the records with GET /api/v1/records/{id}; drift is queued again."""
         from credit_exchange.runtime.push_county import reconcile_county

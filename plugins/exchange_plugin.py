@@ -8,8 +8,9 @@ request from the ``exchange_db`` connection. Every route checks the user's
 Airflow token itself (plugin endpoints are not behind Airflow's login).
 Restart the API server after changing this plugin.
 
-Its listener masks personal data in every log line of every task process
-(``credit_exchange.runtime.logmask``), from the moment the task starts running.
+Its listeners mask personal data in every log line of every task process
+(``credit_exchange.runtime.logmask``), from the moment the task starts running, and log each
+task's peak memory at its end (``credit_exchange.runtime.resources``).
 """
 
 from __future__ import annotations
@@ -57,9 +58,33 @@ class _MaskTaskLogs:
         install()
 
 
+class _TaskPeakMemory:
+    """Logs each task's peak memory at its end, in its own log (credit_exchange.runtime.resources)."""
+
+    @hookimpl
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        _log_usage(task_instance, "success")
+
+    @hookimpl
+    def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
+        _log_usage(task_instance, "failed")
+
+
+def _log_usage(ti: Any, state: str) -> None:
+    import logging
+
+    from credit_exchange.runtime.resources import record, task_usage
+
+    usage = task_usage(ti.dag_id, ti.run_id, ti.task_id, int(getattr(ti, "try_number", 0) or 0), state)
+    logging.getLogger("credit_exchange.resources").info(
+        "任务峰值内存 (task peak memory): %s MB; child processes %s MB; CPU %s s",
+        usage["peak_rss_mb"], usage["children_peak_rss_mb"], usage["cpu_s"])
+    record(usage)
+
+
 class QianweiExchangePlugin(AirflowPlugin):
     name = "qianwei_exchange"
-    listeners = [_MaskTaskLogs()]
+    listeners = [_MaskTaskLogs(), _TaskPeakMemory()]
     fastapi_apps = [
         {"app": exchange_app, "url_prefix": URL_PREFIX, "name": "Qianwei credit exchange page"},
     ]

@@ -131,6 +131,25 @@ def transport_serves(url: str, items: dict[str, list[dict[str, Any]]]) -> int:
     return sum(len(v) for v in items.values())
 
 
+def deliver_night(info: dict[str, Any], now: Any, transport_at: Any = None) -> None:
+    """The departments' night, as each one delivers it: market and police files, PBoC pairs, transport items.
+
+    ``transport_at``: when the transport items changed (``sandbox.transport_data.demo_items``).
+    """
+    from sandbox import pboc_files, police_files, transport_data
+
+    day = now.strftime("%Y%m%d")
+    conn = json.loads(info["env"]["AIRFLOW_CONN_INBOX_SFTP"])
+    names = clerk_uploads(conn, demo_night(now.date(), now), day)
+    say(f"the market clerk uploaded {len(names)} files (and one upload is still in transit)")
+    police = police_drops(conn, police_files.demo_night(now.date(), now))
+    say(f"the police dropped {len(police)} CSV files")
+    pairs = pboc_writes(Path(info["pboc_data"]), pboc_files.demo_night(now.date(), now))
+    say(f"the PBoC system wrote {len(pairs)} data/control pairs")
+    items = transport_serves(info["transport_url"], transport_data.demo_items(now.date(), transport_at))
+    say(f"the transport API serves {items} items")
+
+
 def county_records(url: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(url + "/_sandbox/records", timeout=10) as resp:  # noqa: S310 - loopback
         data = json.load(resp)
@@ -234,17 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     from credit_exchange.timeutil import now_local
 
     now = now_local()
-    day = now.strftime("%Y%m%d")
-    names = clerk_uploads(json.loads(info["env"]["AIRFLOW_CONN_INBOX_SFTP"]), demo_night(now.date(), now), day)
-    say(f"the market clerk uploaded {len(names)} files (and one upload is still in transit)")
-    from sandbox import pboc_files, police_files, transport_data
-
-    police = police_drops(json.loads(info["env"]["AIRFLOW_CONN_INBOX_SFTP"]), police_files.demo_night(now.date(), now))
-    say(f"the police dropped {len(police)} CSV files")
-    pairs = pboc_writes(Path(info["pboc_data"]), pboc_files.demo_night(now.date(), now))
-    say(f"the PBoC system wrote {len(pairs)} data/control pairs")
-    items = transport_serves(info["transport_url"], transport_data.demo_items(now.date()))
-    say(f"the transport API serves {items} items")
+    deliver_night(info, now)
 
     results: list[tuple[str, bool, float]] = []
     ok = run_cycle(env, NIGHTLY_ORDER, now.date().isoformat(), log, results)

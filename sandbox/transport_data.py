@@ -102,9 +102,13 @@ def violation(n: int, i: int, categories: tuple[str, ...], facts: str, basis: st
     return rec
 
 
-def demo_items(today: date) -> dict[str, list[dict[str, Any]]]:
-    """One realistic night of the transport API, valid for run date ``today``."""
-    at = datetime.combine(today - timedelta(days=1), time(17, 0), LOCAL)
+def demo_items(today: date, at: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """One realistic night of the transport API, valid for run date ``today``.
+
+    The items change from ``at`` on (``updated_at``; by default 17:00 the day before): a caller
+    whose hub has already pulled passes the present, as the live API stamps what changes after.
+    """
+    at = at or datetime.combine(today - timedelta(days=1), time(17, 0), LOCAL)
     enterprises: list[dict[str, Any]] = []
     for k, (i, older, latest) in enumerate(ENTERPRISES):
         for j, (year, grade) in enumerate(((today.year - 2, older), (today.year - 1, latest))):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages of the real components the stand-ins and the tests run, installed
 # only when missing: OpenSSH's sshd (the inbox / PBoC / city SFTP stand-ins), PostgreSQL
-# (the production store, tested for real), Chromium (the UI test) and docker-compose (the
-# compose file's check). Then makes sure PostgreSQL answers on 127.0.0.1:5432.
+# (the production store, tested for real), Redis (the Celery broker of the cluster test), Chromium (the UI test) and docker-compose (the
+# compose file's check). Then makes sure PostgreSQL answers on 127.0.0.1:5432 and Redis on
+# 127.0.0.1:6379.
 set -euo pipefail
 
 SUDO=""
@@ -12,6 +13,7 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # A CJK font, so the Chinese labels of the UI render in screenshots.
 [ -d /usr/share/fonts/truetype/wqy ] || need+=(fonts-wqy-zenhei)
@@ -38,3 +40,14 @@ if ! pg_ready; then
   fi
 fi
 pg_ready || { echo "PostgreSQL does not answer on 127.0.0.1:5432" >&2; exit 1; }
+
+# Redis answers PING on 127.0.0.1:6379 (bash's /dev/tcp: no client needed).
+redis_ready() {
+  (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && [[ $reply == +PONG* ]]) 2>/dev/null
+}
+if ! redis_ready; then
+  # A throw-away broker for the tests: loopback only, nothing written to disk.
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
+  for _ in $(seq 1 100); do redis_ready && break; sleep 0.1; done
+fi
+redis_ready || { echo "Redis does not answer on 127.0.0.1:6379" >&2; exit 1; }

@@ -11,7 +11,11 @@ def merge(context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange.standard.crypto import PiiVault
 
     with hub_store() as store:
-        return merge_pending(store, PiiVault.from_conn_id()).as_xcom()
+        store.analyze("deliveries", "received_files")  # the ingests' bulk writes, just before
+        summary = merge_pending(store, PiiVault.from_conn_id()).as_xcom()
+        # Derive and the pushes plan their queries next: on what merge just wrote.
+        store.analyze("deliveries", "records", "record_versions", "outbox")
+        return summary
 
 
 def derive(context: dict[str, Any]) -> dict[str, Any]:

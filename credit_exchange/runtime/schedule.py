@@ -147,9 +147,25 @@ NETWORK_DAG_ARGS: dict[str, Any] = {"start_date": START, "catchup": False, "max_
                                    "dagrun_timeout": RUN_LIMIT, "default_args": NETWORK_RETRIES}
 
 
-def ingest_tasks(take: Callable[..., dict[str, Any]]) -> None:
+# -- pools: one per remote server or API, named after its connection ------------------------------
+# `config/pools.json` holds their slots (`airflow pools import config/pools.json`, an init step of
+# every deployment); every task that talks to a server runs in its pool, so no server sees more
+# sessions than it allows, and a department's slot is its own (one slow feed never holds up another).
+def pool(connection: str) -> str:
+    """The pool of the tasks that reach the server of ``connection``.
+
+    A connection without a pool in ``config/pools.json`` (a new department's own server, before
+    its pool is added) runs in Airflow's ``default_pool``: a task in a pool that does not exist
+    would never be scheduled.
+    """
+    from credit_exchange import config  # at call time: the DAG files that call this read config anyway
+
+    return connection if connection in config.pools() else "default_pool"
+
+
+def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str) -> None:
     """The shape every ingest DAG shares, built inside its @dag function:
-    take the feed → any_new_records → announce_deliveries.
+    take the feed (in the pool of its server) → any_new_records → announce_deliveries.
 
     ``take`` is the DAG file's task body (its name is the task id); the short circuit skips the
     announcement, and so merge_credit, when nothing new was accepted.
@@ -164,4 +180,5 @@ def ingest_tasks(take: Callable[..., dict[str, Any]]) -> None:
     def announce() -> None:
         """Emits the deliveries asset so that merge_credit runs."""
 
-    any_new(task(take)()) >> announce()  # type: ignore[arg-type]  # an XComArg at authoring time
+    take_task = task(pool=pool(connection))(take)
+    any_new(take_task()) >> announce()  # type: ignore[arg-type]  # an XComArg at authoring time

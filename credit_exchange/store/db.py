@@ -182,5 +182,18 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    def analyze(self, *tables: str) -> None:
+        """Fresh planner statistics after a bulk write (PostgreSQL; SQLite needs none here).
+
+        Autovacuum analyses a table only a while after it changed: a query planned on the statistics
+        of a table that was empty a minute ago can pick a nested loop over a million rows.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        with self.engine.connect() as conn:
+            for table in tables:
+                conn.exec_driver_sql(f"ANALYZE {self.engine.dialect.identifier_preparer.quote(table)}")
+            conn.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()

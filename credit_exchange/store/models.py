@@ -215,7 +215,8 @@ class OutboxItem(Base):
     updated_at: Mapped[datetime] = mapped_column(LocalTime())
     __table_args__ = (
         UniqueConstraint("platform", "record_id", "hub_version", name="uq_outbox_platform_record_version"),
-        Index("ix_outbox_platform_status", "platform", "status"),
+        # With the id: a push takes the owed versions in id order, a batch at a time, by keyset.
+        Index("ix_outbox_platform_status_id", "platform", "status", "id"),
     )
 
 

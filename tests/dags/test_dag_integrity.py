@@ -40,6 +40,7 @@ PARSE = textwrap.dedent("""
         "errors": {k: str(v) for k, v in bag.import_errors.items()},
         "dags": {d.dag_id: {"doc": bool(d.doc_md), "tags": sorted(d.tags), "tasks": sorted(d.task_ids),
                              "retries": {t.task_id: t.retries for t in d.tasks}, "tz": str(d.timezone),
+                             "pools": {t.task_id: t.pool for t in d.tasks},
                              "timetable": [type(d.timetable).__name__,
                                            type(getattr(d.timetable, "timetable", d.timetable)).__name__,
                                            str(getattr(getattr(d.timetable, "timetable", d.timetable), "timezone", "")),
@@ -111,3 +112,29 @@ def test_the_check_at_six_covers_the_whole_nightly_cycle(airflow_db: str) -> Non
     assert ingests | {"merge_credit", "push_county", "push_city"} == set(nightly_cycle())
     for dag_id, expression in nightly_cycle().items():
         assert dags[dag_id]["timetable"][3] == expression, dag_id  # the check looks for the run at that time
+
+
+def test_every_task_that_reaches_a_server_runs_in_that_servers_pool(airflow_db: str) -> None:
+    """Pools keep each SFTP server and API within its limits; a department's slot is its own."""
+    from credit_exchange import config
+
+    pools = json.loads((REPO / "config" / "pools.json").read_text(encoding="utf-8"))
+    dags = parse_dags(airflow_db)["dags"]
+    for feed in config.feeds():
+        take = [t for t in dags[f"ingest_{feed.department}"]["tasks"] if t.endswith(("_files", "_pairs", "_api"))]
+        assert [dags[f"ingest_{feed.department}"]["pools"][t] for t in take] == [feed.connection]
+    for dag_id, task_id, server in (("push_county", "push_county_batches", "county_platform"),
+                                    ("push_county", "reconcile_county", "county_platform"),
+                                    ("push_city", "push_city_files", "city_platform_sftp"),
+                                    ("collect_city_receipts", "collect_receipts", "city_platform_sftp"),
+                                    ("publicity_expiry", "withdraw_expired_penalties", "city_platform_sftp")):
+        assert dags[dag_id]["pools"][task_id] == server, (dag_id, task_id)
+    used = {p for dag in dags.values() for p in dag["pools"].values()} - {"default_pool"}
+    assert used <= set(pools), f"pools used but not in config/pools.json: {used - set(pools)}"
+    # Every department on a server has a slot of its own there (max_active_runs is 1 per DAG).
+    on_server = {}
+    for feed in config.feeds():
+        on_server[feed.connection] = on_server.get(feed.connection, 0) + 1
+    for server, departments in on_server.items():
+        assert pools[server]["slots"] >= departments, server
+    assert all(p["include_deferred"] is False for p in pools.values())

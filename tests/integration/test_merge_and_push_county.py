@@ -106,6 +106,24 @@ def test_push_in_batches_of_500_each_version_once(inbox, store, vault, county, c
     assert (again.batches_sent, again.batches_resent) == (0, 0)
 
 
+def test_only_the_newest_owed_version_of_a_record_is_sent(inbox, store, vault, county, county_client) -> None:
+    recs = good_records("PENALTY", TODAY, 3)
+    take(inbox, store, vault, f"MARKET_PENALTY_{D}_001.xml", "PENALTY", recs)
+    merge_pending(store, vault)
+    changed = XmlRecord(id=recs[0].id, version=2, data={**recs[0].data, "penalty_content": "更正"})
+    take(inbox, store, vault, f"MARKET_PENALTY_{D}_002.xml", "PENALTY", [changed])
+    merge_pending(store, vault)  # recs[0] is owed twice now: v1 and v2
+    summary = CountyPusher(store, vault, county_client, max_records=2).run()
+    assert summary.records == {"accepted": 3} and summary.batches_sent == 2
+    with store.session() as s:
+        states = {(i.record_id.rsplit(":", 1)[1], i.hub_version): i.status
+                  for i in s.execute(select(OutboxItem).where(OutboxItem.platform == "county")).scalars()}
+    assert states == {(recs[0].id, 1): "superseded", (recs[0].id, 2): "done",
+                      (recs[1].id, 1): "done", (recs[2].id, 1): "done"}
+    held = {r["record_id"].rsplit(":", 1)[1]: r["version"] for r in sandbox_get(county, "records")}
+    assert held == {recs[0].id: 2, recs[1].id: 1, recs[2].id: 1}
+
+
 def test_batches_stay_under_4_mib(inbox, store, vault, county, county_client) -> None:
     recs = good_records("PENALTY", TODAY, 400)
     for r in recs:

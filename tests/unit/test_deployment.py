@@ -145,7 +145,8 @@ def test_the_common_environment_is_a_celery_cluster_on_postgres_and_redis(config
     broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
     assert broker.scheme == "redis" and broker.hostname == "redis" and broker.password
     backend = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"])
-    assert backend.scheme == "db+postgresql" and backend.hostname == "postgres"
+    # With the driver named: a bare db+postgresql makes SQLAlchemy load psycopg 3, which the image lacks.
+    assert backend.scheme == "db+postgresql+psycopg2" and backend.hostname == "postgres"
     metadata = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     assert metadata.scheme == "postgresql+psycopg2" and metadata.hostname == "postgres"
     assert backend.path == metadata.path == "/airflow"
@@ -204,7 +205,12 @@ def test_services_start_in_order_and_report_health(config: dict[str, Any]) -> No
     assert services["airflow-init"]["depends_on"]["db-init"]["condition"] == "service_completed_successfully"
     assert services["db-init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["airflow-worker"]["environment"]["DUMB_INIT_SETSID"] == "0"
-    assert "airflow db migrate" in services["airflow-init"]["command"][-1]
+    init = services["airflow-init"]["command"][-1]
+    assert "airflow db migrate" in init
+    # The store's migration and the pools, in that order, before any task runs; the pools file is in the image.
+    assert init.index("airflow db migrate") < init.index("python -m credit_exchange.store migrate") < init.index(
+        "airflow pools import /opt/hub/config/pools.json")
+    assert "COPY --chown=root:0 config/ config/" in (REPO / "docker" / "Dockerfile").read_text()
 
 
 # -- connections and the hub's store -------------------------------------------------------------

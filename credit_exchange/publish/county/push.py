@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select, update
 
 from credit_exchange.alerts import raise_alert
 from credit_exchange.standard.canonical import canonical_json
@@ -82,6 +81,7 @@ class CountyPusher:
         self.max_records = max_records
         self.max_bytes = max_bytes
         self.summary = PushSummary()
+        self._after_id = 0  # the keyset of this run's batches: the last outbox id taken
 
     def run(self) -> PushSummary:
         with self.store.session() as s:
@@ -91,6 +91,10 @@ class CountyPusher:
             log.info("batch %s: sent earlier without a recorded answer; sending the same bytes again", batch_id)
             self.summary.batches_resent += 1
             self._send(batch_id)
+        # Once per run, not per batch: each pass reads every owed version (a million, some nights).
+        with self.store.session() as s:
+            self._supersede(s)
+        self._after_id = 0
         while (new_batch := self._prepare()) is not None:
             self.summary.batches_sent += 1
             self._send(new_batch)
@@ -103,9 +107,11 @@ class CountyPusher:
     def _prepare(self) -> str | None:
         """Build, store and return the next batch of owed versions (None when nothing is owed)."""
         with self.store.session() as s:
-            self._supersede(s)
+            # By keyset (index platform, status, id): each batch reads only its own rows. Within a
+            # run no owed version goes back to pending behind the key (a refused batch's records
+            # turn failed); what a merge adds meanwhile has higher ids.
             items = s.execute(select(OutboxItem).where(
-                OutboxItem.platform == PLATFORM, OutboxItem.status == "pending")
+                OutboxItem.platform == PLATFORM, OutboxItem.status == "pending", OutboxItem.id > self._after_id)
                 .order_by(OutboxItem.id).limit(self.max_records)).scalars().all()
             if not items:
                 return None
@@ -118,6 +124,7 @@ class CountyPusher:
                 # Too large: leave the tail for the next batch.
                 records = records[: max(1, len(records) * self.max_bytes // len(body) - 1)]
             taken = items[: len(records)]
+            self._after_id = taken[-1].id
             now = now_local()
             s.add(Batch(batch_id=batch_id, platform=PLATFORM, status="prepared", record_count=len(records),
                         body_sha256=hashlib.sha256(body).hexdigest(), body_enc=self.vault.encrypt_bytes(body),
@@ -128,13 +135,27 @@ class CountyPusher:
             return batch_id
 
     def _supersede(self, s: Any) -> None:
-        """Only the newest owed version of a record is sent; older pending ones are superseded."""
-        newer = aliased(OutboxItem)
-        has_newer = select(newer.id).where(
-            newer.platform == PLATFORM, newer.status == "pending",
-            newer.record_id == OutboxItem.record_id, newer.hub_version > OutboxItem.hub_version).exists()
-        s.execute(update(OutboxItem).where(OutboxItem.platform == PLATFORM, OutboxItem.status == "pending", has_newer)
-                  .values(status="superseded", updated_at=now_local()).execution_options(synchronize_session=False))
+        """Only the newest owed version of a record is sent; older pending ones are superseded.
+
+        Two plain steps instead of one correlated UPDATE, whose plan on stale statistics was a
+        nested loop over every pending row for every pending row: the records owed more than once
+        (one grouped scan), then their versions by the (platform, record_id, hub_version) key.
+        """
+        owed = (OutboxItem.platform == PLATFORM, OutboxItem.status == "pending")
+        twice = s.execute(select(OutboxItem.record_id).where(*owed).group_by(OutboxItem.record_id)
+                          .having(func.count() > 1)).scalars().all()
+        now = now_local()
+        for start in range(0, len(twice), 1000):
+            chunk = twice[start:start + 1000]
+            newest: dict[str, int] = {}
+            rows = s.execute(select(OutboxItem.id, OutboxItem.record_id, OutboxItem.hub_version)
+                             .where(*owed, OutboxItem.record_id.in_(chunk))).all()
+            for _, record_id, version in rows:
+                newest[record_id] = max(version, newest.get(record_id, version))
+            older = [i for i, record_id, version in rows if version < newest[record_id]]
+            if older:
+                s.execute(update(OutboxItem).where(OutboxItem.id.in_(older))
+                          .values(status="superseded", updated_at=now).execution_options(synchronize_session=False))
 
     def _payloads(self, s: Any, items: Sequence[OutboxItem]) -> list[dict[str, Any]]:
         keys = {(i.record_id, i.hub_version) for i in items}

@@ -48,3 +48,16 @@ def test_what_a_retry_cannot_mend_fails_at_once(exc: BaseException) -> None:
 ], ids=lambda e: type(e).__name__)
 def test_everything_else_is_retried_as_usual(exc: BaseException) -> None:
     assert FAIL_FAST.evaluate(exc, try_number=1, max_tries=4).action is RetryAction.DEFAULT
+
+
+def test_a_server_with_a_pool_gets_it_and_one_without_gets_the_default_pool() -> None:
+    """A task in a pool Airflow does not have is never scheduled: a new department's own server,
+    before config/pools.json names it, runs in ``default_pool`` instead."""
+    from credit_exchange import config
+    from credit_exchange.runtime.schedule import pool
+
+    assert set(config.pools()) >= {"inbox_sftp", "pboc_sftp", "transport_api", "county_platform",
+                                   "city_platform_sftp"}
+    for name in config.pools():
+        assert pool(name) == name
+    assert pool("forestry_sftp") == "default_pool"
