@@ -114,6 +114,19 @@ def measure(runs: list[tuple[Any, ...]], triggered_at: datetime, counts: dict[st
                                                     if t["dag_id"] == "merge_credit"}}
 
 
+def _code_version() -> str:
+    """The commit the run measured, ``+`` when the tree had changes beside it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                              text=True, check=False)
+        return proc.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def _metrics(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -136,7 +149,7 @@ def run(n: int, executor: str, state: Path, changed_share: float = 0.01) -> dict
         shutil.rmtree(state)
     state.mkdir(parents=True)
     metrics_file = state / "task-metrics.jsonl"
-    out: dict[str, Any] = {"n": n, "executor": executor}
+    out: dict[str, Any] = {"n": n, "executor": executor, "code": _code_version()}
     booted = None
     try:
         booted = cluster.boot(state, executor, extra_env={"HUB_TASK_METRICS": str(metrics_file)})
@@ -185,19 +198,21 @@ def section(results: list[dict[str, Any]], changed_share: float) -> list[str]:
              "LocalExecutor has 4 task slots; the CeleryExecutor two workers of 2 (Redis broker). The second",
              f"night is the same day's increment: {changed_share:.0%} of the first night's records, changed.", "",
              "### The cycle, side by side", "",
-             "| records | executor | cycle, first night (s) | cycle, second night (s) | records/s (first) |"
+             "| records | executor | code | cycle, first night (s) | cycle, second night (s) | records/s (first) |"
              " largest task peak RSS (MB) |",
-             "|---:|---|---:|---:|---:|---:|"]
+             "|---:|---|---|---:|---:|---:|---:|"]
     for r in results:
         first, second = r["first"], r["second"]
         peak = max((t["peak_rss_mb"] for t in first["tasks"] + second["tasks"]), default=0)
-        lines.append(f"| {r['n']:,} | {r['executor']} | {first['wall_s']:,} | {second['wall_s']:,} | "
+        lines.append(f"| {r['n']:,} | {r['executor']} | {r.get('code', '')} | {first['wall_s']:,} | {second['wall_s']:,} | "
                      f"{round(r['n'] / first['wall_s']) if first['wall_s'] else 0:,} | {peak:,.0f} |")
     lines.append("")
     for r in results:
         for tag in ("first", "second"):
             f = r[tag]
             lines += [f"### {r['n']:,} records, {r['executor']}, {tag} night: each DAG", "",
+                      "Records: what each DAG took in (ingests: records received, the transport pull's",
+                      "overlap re-reading some unchanged), merge wrote (record versions), or each push sent.", "",
                       "| DAG | runs | run time (s) | records | records/s |", "|---|---:|---:|---:|---:|"]
             lines += [f"| {d['dag_id']} | {d['runs']} | {d['run_s']:,} | {d['records']:,} | {d['records_per_s']:,} |"
                       for d in f["dags"]]
@@ -209,12 +224,17 @@ def section(results: list[dict[str, Any]], changed_share: float) -> list[str]:
                 lines += ["", f"Runs that did not succeed: {', '.join(f['failed_runs'])}."]
             lines.append("")
     lines += ["### Merge against the changed records", "",
-              "| records | executor | merge tasks, first night (s) | merge tasks, second night (s) | second / first |",
-              "|---:|---|---:|---:|---:|"]
+              "Task time of merge_credit's two working tasks, summed over the night's merge runs (merge runs",
+              "after each ingest that accepted records): merging deliveries into records, and deriving",
+              "profiles and list entries.", "",
+              "| records | executor | task | first night (s) | second night, 1% changed (s) | second / first |",
+              "|---:|---|---|---:|---:|---:|"]
     for r in results:
-        a = sum(r["first"]["merge_task_s"].values())
-        b = sum(r["second"]["merge_task_s"].values())
-        lines.append(f"| {r['n']:,} | {r['executor']} | {a:,.1f} | {b:,.1f} | {b / a if a else 0:.1%} |")
+        for task_id in ("merge_deliveries", "derive_lists_and_profiles"):
+            a = r["first"]["merge_task_s"].get(task_id, 0.0)
+            b = r["second"]["merge_task_s"].get(task_id, 0.0)
+            lines.append(f"| {r['n']:,} | {r['executor']} | {task_id} | {a:,.1f} | {b:,.1f} | "
+                         f"{b / a if a else 0:.1%} |")
     lines.append("")
     return lines
 
@@ -224,8 +244,8 @@ def floors(results: list[dict[str, Any]]) -> list[str]:
     lines = ["### Against the floors", ""]
     for r in results:
         peak_task = max(r["first"]["tasks"] + r["second"]["tasks"], key=lambda t: t["peak_rss_mb"], default=None)
-        merge_a = sum(r["first"]["merge_task_s"].values())
-        merge_b = sum(r["second"]["merge_task_s"].values())
+        merge_a = sum(r["first"]["merge_task_s"].get(t, 0.0) for t in ("merge_deliveries", "derive_lists_and_profiles"))
+        merge_b = sum(r["second"]["merge_task_s"].get(t, 0.0) for t in ("merge_deliveries", "derive_lists_and_profiles"))
         wall = r["first"]["wall_s"]
         head = f"- {r['n']:,} records, {r['executor']}:"
         if r["n"] >= 1_000_000:

@@ -79,6 +79,11 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    if url.startswith("postgresql+psycopg2"):
+        # Bulk upserts and updates (executemany) in pages of statements, not one round trip a row
+        # (psycopg2's own executemany loops); INSERTs keep SQLAlchemy's multi-row VALUES.
+        return create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch",
+                             executemany_batch_page_size=500)
     return create_engine(url, pool_pre_ping=True)
 
 
