@@ -8,7 +8,7 @@ CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
 STAMP := $(VENV)/.installed
 STATE := $(CURDIR)/.state
 
-.PHONY: install system-deps standins stop demo test test-clocks cluster-test cluster-stop lint bench ui constraints clean
+.PHONY: install system-deps standins stop demo test test-clocks fault-matrix cluster-test cluster-faults cluster-stop lint bench ui constraints clean
 
 install: $(STAMP)
 
@@ -43,10 +43,20 @@ test: install system-deps
 test-clocks: install system-deps
 	@bash scripts/clock-matrix.sh
 
+# The cheap half of the fault matrix (docs/fault-matrix.md): every network step cut before, during, after.
+fault-matrix: install system-deps
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_fault_matrix_inbox.py \
+		tests/integration/test_fault_matrix_county.py tests/integration/pboc/test_pboc_faults.py \
+		tests/integration/city/test_city_faults.py tests/integration/transport/test_transport_faults.py
+
 # The nightly chain on Airflow's CeleryExecutor: PostgreSQL, Redis, scheduler, dag-processor,
 # triggerer, api-server and two Celery workers, natively (sandbox/cluster.py). KEEP=1 leaves it running.
 cluster-test: install system-deps
 	@$(BIN)/python -m sandbox.cluster run --state $(STATE)/cluster $(if $(KEEP),--keep)
+
+# The fault matrix's expensive half (docs/fault-matrix.md): a Celery worker killed mid-task, three times.
+cluster-faults: install system-deps
+	@$(BIN)/python -m sandbox.cluster_faults run --state $(STATE)/cluster-faults
 
 cluster-stop:
 	@test ! -x $(BIN)/python || $(BIN)/python -m sandbox.cluster stop --state $(STATE)/cluster

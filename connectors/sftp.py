@@ -429,6 +429,18 @@ class SftpConnector:
         except (paramiko.SSHException, EOFError) as exc:
             self.close()
             raise SftpConnectionLost(text("sftp_lost", where=self.where, detail=exc)) from exc
+        except OSError as exc:
+            # A request sent on a session that died meanwhile fails in paramiko's channel with a
+            # bare OSError ("Socket is closed"), as does a reset socket; the server's own refusals
+            # (no such file, permission denied, failure) arrive on a live session and stay OSErrors.
+            if self._session_alive():
+                raise
+            self.close()
+            raise SftpConnectionLost(text("sftp_lost", where=self.where, detail=exc)) from exc
+
+    def _session_alive(self) -> bool:
+        channel = self._sftp.get_channel() if self._sftp is not None else None
+        return self.connected and channel is not None and not channel.closed
 
     # ---------------------------------------------------------------- listing
 
@@ -621,7 +633,10 @@ class SftpConnector:
         size = 0
         try:
             with self._guard(f"upload {path}"):
-                with self.sftp.open(tmp, "wb") as remote:
+                # One session for the whole upload: paramiko's close() swallows a dead link, and a
+                # check made on a fresh session would then judge a .tmp the first one left half written.
+                sftp = self.sftp
+                with sftp.open(tmp, "wb") as remote:
                     # Pipelined: no round trip per chunk; errors surface at close().
                     remote.set_pipelined(True)
                     while chunk := src.read(CHUNK_SIZE):
@@ -630,10 +645,10 @@ class SftpConnector:
                         remote.write(chunk)
                         size += len(chunk)
                         self._check_deadline(deadline, path)
-                remote_size = self.sftp.stat(tmp).st_size
+                remote_size = sftp.stat(tmp).st_size
                 if remote_size != size:
                     raise SftpError(text("sftp_upload_size", path=path, remote=remote_size, local=size))
-                self.sftp.posix_rename(tmp, path)
+                sftp.posix_rename(tmp, path)
         except BaseException:
             self._discard(tmp)
             raise

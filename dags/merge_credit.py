@@ -4,10 +4,17 @@
 1. `merge_deliveries`: turns every accepted delivery into a versioned record: a
    record's hub version grows by one each time its content changes, re-deliveries
    with the same content change nothing, and source deletes become delete versions.
-2. `derive_lists_and_profiles`: re-decides every subject for the run date (the
-   logical date in Asia/Shanghai): its credit profile and its red / black list
-   entries under `config/rules.yaml`. It runs even when nothing was merged, since
-   time windows move; only derived records whose content changed get a new version.
+2. `derive_lists_and_profiles`: for the run date (the logical date in
+   Asia/Shanghai), re-decides the credit profile and the red / black list entries
+   under `config/rules.yaml` of the subjects that need it: those whose records
+   merge changed since the last run, and those whose review date came (a window
+   ran out, a penalty or licence expired; red-listed subjects every run, as their
+   valid-to moves with the run date). Every subject is re-decided on the first
+   run, after a change of the rules, when the run date is before the last run's
+   (a replayed day) or after a full run that did not finish. It runs even when
+   nothing was merged, since time windows move; only derived records whose
+   content changed get a new version. The result is the same as re-deciding
+   every subject; the log says how many were re-decided and why.
 3. `any_new_versions` / `announce_versions`: when either step wrote versions, the
    record-versions asset is announced and the pushes run; otherwise the run ends here.
 

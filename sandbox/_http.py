@@ -8,6 +8,8 @@ import collections
 import json
 import os
 import signal
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -105,11 +107,37 @@ class JsonHandler(BaseHTTPRequestHandler):
         if os.environ.get("SANDBOX_VERBOSE"):
             super().log_message(format, *args)
 
+    # Set by a fault: the next answer goes out with its full Content-Length but only half its body,
+    # then the connection is reset (the answer is cut in transit).
+    cut_answer = False
+
+    def _reset(self) -> None:
+        """Drop the connection at once with a TCP reset (SO_LINGER 0), as a failing link or peer does."""
+        self.server.count("dropped")
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
               count: bool = True) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if count:
             self.server.count(str(status))
+        if self.cut_answer:
+            self.cut_answer = False
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+            except OSError:
+                pass
+            return self._reset()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -155,6 +155,8 @@ def cluster_env(state: Path, info: dict[str, Any], api_port: int) -> dict[str, s
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "HUB_STATE_DIR": str(state / "standins"),
+        # Every Airflow process imports the hub from this checkout (an editable install may name another).
+        "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
     })
     # The hub's store: the cluster's PostgreSQL database instead of the demo's SQLite file.
     env["AIRFLOW_CONN_EXCHANGE_DB"] = json.dumps(
@@ -199,9 +201,12 @@ class Cluster:
         self.start("triggerer", "triggerer")
         self.start("api-server", "api-server")
         for name in workers:
-            self.start(name, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2",
-                       extra_env={"HUB_WORKER_NAME": name,
-                                  "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port())})
+            self.start_worker(name)
+
+    def start_worker(self, name: str) -> None:
+        """A Celery worker whose task instances' host name ends in ``:{name}``."""
+        self.start(name, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2",
+                   extra_env={"HUB_WORKER_NAME": name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port())})
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.procs.items() if proc.poll() is not None]
@@ -357,7 +362,8 @@ def reference(state: Path, now: datetime, run_dates: dict[str, str], secrets_of:
     shutil.copy2(secrets_of / "secrets.json", state / "secrets.json")
     info = standins.start(state)
     try:
-        env = {**os.environ, **info["env"]}
+        env = {**os.environ, **info["env"],
+               "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
         log = state / "airflow-runs.log"
         if demo.airflow(env, "db", "migrate", log=log).returncode != 0:
             raise RuntimeError(f"airflow db migrate failed; see {log}")

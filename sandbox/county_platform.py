@@ -13,7 +13,14 @@ Sandbox controls (no signature, never on a real platform), under ``/_sandbox/``:
        {"kind": "status", "status": 503, "retry_after": 1}   answer that, store nothing
        {"kind": "hang_after_store", "seconds": 30}            store, then wait, then answer
        {"kind": "drop_after_store"}                           store, then close without answering
+       {"kind": "reset_before_body"}                          reset the connection before reading the body
+       {"kind": "drop_mid_body"}                              read half the body, then reset; store nothing
+       {"kind": "truncate_answer"}                            store, then send half the answer and reset
        any fault may carry "times": N (default 1).
+       With "on": "records" a fault is for the next GET /api/v1/records/{id} instead (reconciliation):
+       {"kind": "status", ...}, {"kind": "reset_before_answer"} (reset before looking the record up),
+       {"kind": "drop_after_lookup"} (looked up, then closed without an answer),
+       {"kind": "truncate_answer"} (half the answer, then a reset).
   POST /_sandbox/reset     forget records, history, batches, faults and stats
 
 Run: python -m sandbox.county_platform --port 0 --db /tmp/county.db --app-key K --app-secret S
@@ -22,6 +29,7 @@ prints ``READY <url>`` once listening.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import re
@@ -56,7 +64,9 @@ RECORD_TYPES = DEPARTMENT_TYPES | HUB_TYPES
 SUBJECT_KINDS = frozenset({"org", "individual_business", "person"})
 OPS = frozenset({"upsert", "delete"})
 RECORD_ID_RE = re.compile(r"^(?P<owner>[a-z]+):(?P<type>[a-z_]+):(?P<key>\S.*)$", re.DOTALL)
-FAULT_KINDS = frozenset({"status", "hang_after_store", "drop_after_store"})
+FAULT_KINDS = frozenset({"status", "hang_after_store", "drop_after_store", "reset_before_body",
+                         "drop_mid_body", "truncate_answer"})
+RECORD_FAULT_KINDS = frozenset({"status", "reset_before_answer", "drop_after_lookup", "truncate_answer"})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -273,12 +283,29 @@ class CountyPlatformServer(SandboxServer):
         super().__init__(address, CountyPlatformHandler, credentials, clock)
         self.store = store
 
+        self._record_faults: collections.deque[dict[str, Any]] = collections.deque()
+
     def add_faults(self, faults: list[dict[str, Any]]) -> None:
-        self.queue_faults(faults, FAULT_KINDS)
+        for_records = [f for f in faults if isinstance(f, dict) and f.get("on") == "records"]
+        for fault in for_records:
+            if fault.get("kind") not in RECORD_FAULT_KINDS:
+                raise ValueError(f"unknown fault {fault!r} for records; kinds: {sorted(RECORD_FAULT_KINDS)}")
+            if fault["kind"] == "status" and not isinstance(fault.get("status"), int):
+                raise ValueError("a status fault needs an integer status")
+        self.queue_faults([f for f in faults if f not in for_records], FAULT_KINDS)
+        with self._lock:
+            for fault in for_records:
+                self._record_faults.extend([dict(fault)] * max(1, int(fault.get("times", 1))))
+
+    def next_record_fault(self) -> dict[str, Any] | None:
+        with self._lock:
+            return self._record_faults.popleft() if self._record_faults else None
 
     def reset(self) -> None:
         self.store.reset()
         self.clear_faults_and_stats()
+        with self._lock:
+            self._record_faults.clear()
 
     def close_resources(self) -> None:
         self.store.close()
@@ -338,7 +365,17 @@ class CountyPlatformHandler(JsonHandler):
                 record_id = unquote(path[len(RECORDS_PREFIX):], errors="strict")
             except UnicodeDecodeError:
                 return self._error(400, "MALFORMED", "记录标识编码错误 (record id is not UTF-8)")
+            fault = self.server.next_record_fault()
+            if fault is not None and fault["kind"] == "reset_before_answer":
+                return self._reset()  # the request never got its lookup
+            if fault is not None and fault["kind"] == "status":
+                headers = {"Retry-After": str(int(fault["retry_after"]))} if "retry_after" in fault else None
+                return self._error(int(fault["status"]), "INJECTED_FAULT", "沙箱注入的故障 (sandbox fault)", headers)
             record = self.server.store.get_record(record_id)
+            if fault is not None and fault["kind"] == "drop_after_lookup":
+                return self._reset()  # looked up; the answer is lost
+            if fault is not None and fault["kind"] == "truncate_answer":
+                self.cut_answer = True
             if record is None:
                 return self._error(404, "NOT_FOUND", "平台没有该记录 (record not held)")
             return self._send(200, record)
@@ -346,6 +383,15 @@ class CountyPlatformHandler(JsonHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path, query = self._split_path()
+        fault = self.server.next_fault() if path == BATCHES_PATH else None
+        if fault is not None and fault["kind"] == "reset_before_body":
+            return self._reset()  # the batch never reached the platform
+        if fault is not None and fault["kind"] == "drop_mid_body":
+            try:
+                self.rfile.read(max(0, int(self.headers.get("Content-Length") or 0)) // 2)
+            except (OSError, ValueError):
+                pass
+            return self._reset()  # half a body arrived: nothing is stored
         body = self._read_body()
         if body is None:
             return None
@@ -353,7 +399,6 @@ class CountyPlatformHandler(JsonHandler):
             return self._sandbox_post(path, body)
         if path != BATCHES_PATH:
             return self._error(404, "NOT_FOUND", "没有这个接口 (no such endpoint)")
-        fault = self.server.next_fault()
         if fault is not None and fault["kind"] == "status":
             headers = {"Retry-After": str(int(fault["retry_after"]))} if "retry_after" in fault else None
             return self._error(int(fault["status"]), "INJECTED_FAULT", "沙箱注入的故障 (sandbox fault)", headers)
@@ -378,6 +423,8 @@ class CountyPlatformHandler(JsonHandler):
             except OSError:
                 pass
             return None
+        if fault is not None and fault["kind"] == "truncate_answer":
+            self.cut_answer = True  # stored; the answer is cut in transit
         if status == 409:
             return self._error(409, "BATCH_CONFLICT",
                                "同一批次号的请求体不同 (same batch_id with a different body)")

@@ -13,6 +13,8 @@ Sandbox controls (no signature), under ``/_sandbox/``:
        {"kind": "status", "status": 503 | 500 | 429, "retry_after": 1}
        {"kind": "hang", "seconds": 5}      wait before answering (client time-outs)
        {"kind": "drop"}                    close the connection without answering
+       {"kind": "reset"}                   reset the connection before reading the request's work
+       {"kind": "truncate"}                answer with half the page, then reset the connection
        {"kind": "expire_tokens"}           applied at once: every token issued so far expires
        any queued fault may carry "times": N (default 1).
   GET  /_sandbox/stats     API requests counted by status
@@ -49,7 +51,7 @@ MAX_PAGE_SIZE = 500
 TOKEN_TTL_S = 600
 DEFAULT_RATE_LIMIT = 5
 SHANGHAI = timezone(timedelta(hours=8))
-QUEUED_FAULT_KINDS = frozenset({"status", "hang", "drop"})
+QUEUED_FAULT_KINDS = frozenset({"status", "hang", "drop", "reset", "truncate"})
 
 
 def parse_ts(value: Any) -> datetime:
@@ -217,6 +219,10 @@ class TransportApiHandler(JsonHandler):
                 return None
             if fault["kind"] == "hang":
                 self.server.stopping.wait(float(fault.get("seconds", 30)))
+            if fault["kind"] == "reset":
+                return self._reset()
+            if fault["kind"] == "truncate":
+                self.cut_answer = True
         try:
             app_key = verify(self.headers, "GET", path, query, b"", self.server.credentials, self.server.nonces,
                              now_ms=int(self.server.clock() * 1000))

@@ -1,11 +1,28 @@
 """Records the hub derives per subject: credit profiles and red / black list entries (data-standard.md 3).
 
-Every run looks at every subject (time windows move even when no record does), in chunks of
+`derive` decides the subjects whose outcome may have changed since the last run, in chunks of
 subjects, each chunk one transaction: load the chunk's department records, apply the rules
 (`credit_exchange.derive.rules`), build the derived records and write through `versioning.write_versions`
 only those whose content hash changed. A second run on the same day with no new input
 therefore writes nothing. Derived records are validated against their schema before they are
 written; a derived record that fails its schema is a bug in the hub, so the run stops.
+
+Which subjects a run decides (its cost grows with what changed, not with what the hub holds):
+
+- *changed*: subjects merge marked in ``subjects_pending`` (a record of theirs got a new version,
+  or a record left them for another subject key). A chunk reads the marks of its subjects before
+  their records and deletes exactly those marks, by id, in the transaction that writes the
+  derived records: a mark a concurrent merge writes meanwhile stays for the next run;
+- *due*: subjects whose review date (``subject_reviews``, `credit_exchange.derive.review`) is
+  on or before the run date: time alone may have changed their decision (a window ran out, a
+  penalty or licence expired; red entries move their valid-to every run, so they are due every run);
+- *full*: every subject, when there is no earlier derive run, the rules (or `DERIVE_FORMAT`) changed
+  since the last one, the run date is before the last one's (a replayed day), the last full run did
+  not finish, or the caller asks (`derive_all`, the reference the incremental runs must equal).
+
+Any other subject would come out exactly as it was: the same records, no time condition flipped,
+so the full path would write nothing for it but move ``list_state.last_decided`` of a listed
+subject to the run date, which an incremental run does in one statement.
 
 Derived record ids: ``hub:credit_profile:{subject_key}``, ``hub:blacklist:{subject_key}``,
 ``hub:redlist:{subject_key}``. A list entry whose subject no longer qualifies gets a new version
@@ -15,18 +32,21 @@ with status 已移出 (the county platform sees an update of the same record).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
+from credit_exchange.derive.review import review_on
 from credit_exchange.derive.rules import Decision, Finding, RuleSet, evaluate, load_rules
-from credit_exchange.merge.versioning import write_versions
+from credit_exchange.merge.versioning import DERIVED_DEPARTMENT, write_versions
 from credit_exchange.standard.canonical import content_hash
 from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.standard.fields import schema_type
@@ -35,17 +55,32 @@ from credit_exchange.standard.pii import mask_id_number
 from credit_exchange.standard.publication import add_months
 from credit_exchange.standard.subjects import PLACEHOLDER_USCC, Subject
 from credit_exchange.standard.validation import get_validator
-from credit_exchange.store import DataQualityIssue, ListState, Record, RecordVersion, Store
+from credit_exchange.store import (
+    DataQualityIssue,
+    DeriveRun,
+    ListState,
+    Record,
+    RecordVersion,
+    Store,
+    SubjectPending,
+    SubjectReview,
+)
 from credit_exchange.store.upsert import upsert
 from credit_exchange.timeutil import LOCAL, now_local
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500  # subjects per transaction
-HUB = "hub"
+HUB = DERIVED_DEPARTMENT
 LIST_NAMES = {"blacklist": "黑名单", "redlist": "红名单"}
 CATEGORY_OF_KIND = {"org": "法人及非法人组织", "individual_business": "个体工商户", "person": "自然人"}
 LISTED, MOVED_OUT = "有效", "已移出"
+# Bump when the code changes what it derives from the same records and rules (a field, a format):
+# the next run is then full, as after a change of config/rules.yaml.
+DERIVE_FORMAT = "1"
+# The PostgreSQL advisory lock one derive run holds, so that two never decide side by side.
+DERIVE_LOCK = 0x51_57_44_45_52  # "QWDER"
+CHANGED, DUE, FULL = "changed", "due", "full"
 
 
 class DerivedRecordInvalid(RuntimeError):
@@ -54,28 +89,108 @@ class DerivedRecordInvalid(RuntimeError):
 
 @dataclass
 class DeriveSummary:
-    subjects: int = 0
+    subjects: int = 0  # subjects decided this run
     new_versions: int = 0
     profiles: int = 0
     listed: int = 0  # list entry versions with status 有效
     moved_out: int = 0  # list entry versions with status 已移出
     data_quality: int = 0  # new data-quality findings
-    by_status: dict[str, int] = field(default_factory=dict)  # subjects by list status this run
+    by_status: dict[str, int] = field(default_factory=dict)  # decided subjects by list status this run
+    mode: str = "full"  # full | incremental
+    reason: str = ""  # why full: first, rules, replay, unfinished, asked; "" when incremental
+    changed: int = 0  # decided because their records changed
+    due: int = 0  # decided because their review date came
+    full: int = 0  # decided because the run was full
+    held_subjects: int = 0  # subjects the hub holds decisions for, after the run
 
     def as_xcom(self) -> dict[str, Any]:
         return {"subjects": self.subjects, "new_versions": self.new_versions, "profiles": self.profiles,
                 "listed": self.listed, "moved_out": self.moved_out, "data_quality": self.data_quality,
-                "by_status": dict(self.by_status)}
+                "by_status": dict(self.by_status), "mode": self.mode, "reason": self.reason,
+                "changed": self.changed, "due": self.due, "full": self.full, "held_subjects": self.held_subjects}
 
 
 def derived_id(record_type: str, subject_key: str) -> str:
     return f"{HUB}:{record_type}:{subject_key}"
 
 
+def rules_hash(rules: RuleSet) -> str:
+    """What a run's outcome depends on besides the records and the day: the rules and the derive format."""
+    return hashlib.sha256(f"{DERIVE_FORMAT}:{rules.fingerprint()}".encode()).hexdigest()
+
+
 def derive_all(store: Store, vault: PiiVault, today: dt.date, rules: RuleSet | None = None) -> DeriveSummary:
-    """Re-decide every subject for run date ``today``; write the derived records that changed."""
+    """Re-decide every subject for run date ``today``; write the derived records that changed (the reference)."""
+    return derive(store, vault, today, rules, full=True)
+
+
+def derive(store: Store, vault: PiiVault, today: dt.date, rules: RuleSet | None = None, *,
+           full: bool = False) -> DeriveSummary:
+    """Decide the subjects that changed or are due (all of them when needed, or ``full``) for run date ``today``."""
     rules = rules or load_rules()
+    fingerprint = rules_hash(rules)
     deriver = _Deriver(vault, today, rules)
+    summary = deriver.summary
+    with _one_run_at_a_time(store):
+        with store.session() as s:
+            reason = "asked" if full else _full_reason(s, today, fingerprint)
+            run = DeriveRun(run_date=today.isoformat(), rules_hash=fingerprint,
+                            mode="full" if reason else "incremental", reason=reason or "changed+due",
+                            subjects=0, changed=0, due=0, new_versions=0, started_at=now_local())
+            s.add(run)
+            s.flush()
+            run_id = run.id
+        summary.mode, summary.reason = ("full", reason) if reason else ("incremental", "")
+        if reason:
+            _all_subjects(store, deriver)
+        else:
+            _changed_and_due(store, deriver)
+        with store.session() as s:
+            summary.held_subjects = s.execute(select(func.count()).select_from(SubjectReview)).scalar_one()
+            s.execute(update(DeriveRun).where(DeriveRun.id == run_id).values(
+                subjects=summary.subjects, changed=summary.changed, due=summary.due,
+                new_versions=summary.new_versions, finished_at=now_local()))
+    log.info("derive on %s (%s%s): re-decided %d of %d subjects: %d changed, %d due, %d full",
+             today, summary.mode, f", {reason}" if reason else "", summary.subjects, summary.held_subjects,
+             summary.changed, summary.due, summary.full)
+    log.info("derived for %d subjects on %s: %d new versions (%d profiles, %d listed, %d moved out), "
+             "%d data-quality findings; list status %s", summary.subjects, today, summary.new_versions,
+             summary.profiles, summary.listed, summary.moved_out, summary.data_quality,
+             json.dumps(summary.by_status))
+    return summary
+
+
+def _full_reason(s: Session, today: dt.date, fingerprint: str) -> str | None:
+    """Why this run must decide every subject, or None when the changed and due ones are enough."""
+    last = s.execute(select(DeriveRun).order_by(DeriveRun.id.desc()).limit(1)).scalar_one_or_none()
+    if last is None:
+        return "first"
+    if last.rules_hash != fingerprint:
+        return "rules"
+    if today < dt.date.fromisoformat(last.run_date):
+        return "replay"
+    if last.mode == "full" and last.finished_at is None:
+        return "unfinished"  # the subjects it did not reach are as the earlier rules or day left them
+    return None
+
+
+@contextmanager
+def _one_run_at_a_time(store: Store) -> Iterator[None]:
+    """On PostgreSQL, hold the derive lock for the run (SQLite serialises writers by itself)."""
+    if store.engine.dialect.name != "postgresql":
+        yield
+        return
+    with store.engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": DERIVE_LOCK})
+        holder.commit()
+        try:
+            yield
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": DERIVE_LOCK})
+            holder.commit()
+
+
+def _all_subjects(store: Store, deriver: _Deriver) -> None:
     last = ""
     while True:
         with store.session() as s:
@@ -87,13 +202,23 @@ def derive_all(store: Store, vault: PiiVault, today: dt.date, rules: RuleSet | N
             if not keys:
                 break
             last = keys[-1]
-            deriver.chunk(s, keys)
-    summary = deriver.summary
-    log.info("derived for %d subjects on %s: %d new versions (%d profiles, %d listed, %d moved out), "
-             "%d data-quality findings; list status %s", summary.subjects, today, summary.new_versions,
-             summary.profiles, summary.listed, summary.moved_out, summary.data_quality,
-             json.dumps(summary.by_status))
-    return summary
+            deriver.chunk(s, keys, dict.fromkeys(keys, FULL))
+
+
+def _changed_and_due(store: Store, deriver: _Deriver) -> None:
+    today = deriver.today_iso
+    with store.session() as s:
+        changed = set(s.execute(select(SubjectPending.subject_key).distinct()).scalars())
+        due = set(s.execute(select(SubjectReview.subject_key).where(SubjectReview.review_on <= today)).scalars())
+        # What the full path would do for every other subject: move a listing's last decision to today.
+        held = exists().where(Record.subject_key == ListState.subject_key, Record.department != HUB)
+        s.execute(update(ListState).where(ListState.status == "listed", ListState.last_decided != today, held)
+                  .values(last_decided=today).execution_options(synchronize_session=False))
+    why = dict.fromkeys(due - changed, DUE) | dict.fromkeys(changed, CHANGED)
+    keys = sorted(why)
+    for start in range(0, len(keys), CHUNK):
+        with store.session() as s:
+            deriver.chunk(s, keys[start:start + CHUNK], why)
 
 
 @dataclass
@@ -132,8 +257,11 @@ class _Deriver:
                            for m in r.matchers} | set(rules.current)
 
     # -- one chunk of subjects, one transaction ---------------------------------------------
-    def chunk(self, s: Session, keys: Sequence[str]) -> None:
+    def chunk(self, s: Session, keys: Sequence[str], why: Mapping[str, str]) -> None:
+        """Decide ``keys`` (``why``: changed, due or full, per key) and clear the pending marks seen."""
         now = now_local()
+        # Marks first, records after: a mark written after this read stays, whatever the records show.
+        seen = list(s.execute(select(SubjectPending.id).where(SubjectPending.subject_key.in_(keys))).scalars())
         by_subject = self._load_records(s, keys)
         ids = [derived_id(rt, k) for k in keys for rt in ("credit_profile", "blacklist", "redlist")]
         existing = {r.record_id: _Existing(r.record_id, r.hub_version, r.op, r.content_hash, r.data_enc)
@@ -145,11 +273,14 @@ class _Deriver:
         versions: list[dict[str, Any]] = []
         state_rows: list[dict[str, Any]] = []
         issues: list[DataQualityIssue] = []
+        reviews: list[dict[str, Any]] = []
         for key in keys:
             rows = by_subject.get(key)
             if not rows:
                 continue
             self.summary.subjects += 1
+            reason = why[key]
+            setattr(self.summary, reason, getattr(self.summary, reason) + 1)
             subject = self._subject(key, rows)
             issues += self._name_mismatches(key, subject, rows, noted, now)
             current = [{"record_id": r.record_id, "record_type": r.record_type, "op": r.op, "data": r.data}
@@ -170,11 +301,21 @@ class _Deriver:
                     continue
                 self._write(versions, existing, list_type, subject, data)
             self._write(versions, existing, "credit_profile", subject, self._profile(subject, rows, current, decision))
+            review = review_on(current, decision, self.today, self.rules)
+            reviews.append({"subject_key": key, "review_on": review.isoformat() if review else None,
+                            "decided_on": self.today_iso})
 
         write_versions(s, versions, now)
         upsert(s, ListState, state_rows, key=["subject_key", "list_type"])
         s.add_all(issues)
         self.summary.data_quality += len(issues)
+        upsert(s, SubjectReview, reviews, key=["subject_key"])
+        # A subject key no record has any more (its records moved to another key) is decided no more.
+        gone = [k for k in keys if k not in by_subject]
+        if gone:
+            s.execute(delete(SubjectReview).where(SubjectReview.subject_key.in_(gone)))
+        for start in range(0, len(seen), 1000):
+            s.execute(delete(SubjectPending).where(SubjectPending.id.in_(seen[start:start + 1000])))
 
     def _load_records(self, s: Session, keys: Sequence[str]) -> dict[str, list[_Row]]:
         q = (select(Record.record_id, Record.record_type, Record.op, Record.data_enc, Record.subject_key,

@@ -8,7 +8,10 @@ touches the store, so every rule can be tested on a handful of dicts.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -81,6 +84,32 @@ class Condition:
         if op == "not_after_run_date":
             return day <= run_date
         raise AssertionError(op)  # parse() admits only _OPS
+
+    def changes_after(self, data: Mapping[str, Any], run_date: dt.date) -> dt.date | None:
+        """The first run date after ``run_date`` on which `holds` gives another answer; None if never.
+
+        Every date condition is monotone in the run date (once flipped it stays flipped), so
+        there is at most one such date. Kept next to `holds` so that the two change together.
+        """
+        if self.op not in {"within_months", "older_than_months", "not_before_run_date", "not_after_run_date"}:
+            return None
+        day = _date(data.get(self.field))
+        if day is None:
+            return None
+        holds = self.holds(data, run_date)
+        if self.op in {"within_months", "older_than_months"}:
+            # Both compare the day with run date - N months: the answer changes on the first run
+            # date whose N-months-back lies after the day (calendar months clamp, hence the walk).
+            months = int(self.arg)
+            if holds is (self.op == "older_than_months"):
+                return None  # within: already out; older: already in; stays so
+            flip = max(run_date + dt.timedelta(days=1), add_months(day, months))
+            while add_months(flip, -months) <= day:
+                flip += dt.timedelta(days=1)
+            return flip
+        if self.op == "not_before_run_date":
+            return day + dt.timedelta(days=1) if holds else None
+        return None if holds else day  # not_after_run_date: holds from the day on
 
 
 def _conditions(raw: Any, where: str) -> tuple[Condition, ...]:
@@ -346,6 +375,31 @@ class RuleSet:
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.black_rules + self.red_rules if r.id == rule_id)
+
+    def conditions(self, record_type: str) -> tuple[Condition, ...]:
+        """Every condition the rules or the `current` definition put on records of one type."""
+        out = list(self.current.get(record_type, ()))
+        for rule in self.black_rules + self.red_rules + self.red_blocked_by:
+            out += [c for m in rule.matchers if m.record_type == record_type for c in m.where]
+        return tuple(dict.fromkeys(out))
+
+    def fingerprint(self) -> str:
+        """sha256 of the rules as loaded: equal for equal rules, whatever the YAML's layout or comments."""
+        body = json.dumps(_plain(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able form of the rule objects; sets sorted, so the same on every process."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"_": type(value).__name__} | {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, frozenset | set):
+        return sorted((_plain(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def load_rules() -> RuleSet:

@@ -316,7 +316,9 @@ class InboxIngest:
 
     def _recover(self) -> None:
         """Finish what an earlier run left in processing/, unless that run is still at work on it."""
-        for remote in self.inbox.listdir_entries(self._dir("processing")):
+        entries = self.inbox.listdir_entries(self._dir("processing"))
+        self._settle_moved({remote.name for remote in entries})
+        for remote in entries:
             if remote.name.startswith(CLOCK_PROBE_PREFIX):
                 continue  # another run's clock probe (or one a crash left behind): not a delivery
             if not self.claims.take(remote.name):
@@ -338,6 +340,72 @@ class InboxIngest:
             else:
                 log.warning("%s: an earlier run stored it but did not finish; writing receipt and moving", name)
                 self._finish_guarded(row.id, remote.name)
+
+    def _settle_moved(self, in_processing: set[str]) -> None:
+        """Mark finished the stored files an earlier run did move out of processing/ but never heard so.
+
+        The move is a rename on the server; when the connection dies after the server made it and
+        before its reply came back, the file lies in archive/ (or quarantine/) while the ledger
+        still calls it unfinished: the page would list it as waiting for ever, and its place and
+        receipt would be untraced. Found where ``_finish`` would have put it (same name and size),
+        it is recorded there now; otherwise it is left as it is, for an admin.
+        """
+        with self.store.session() as s:
+            rows = s.execute(select(ReceivedFile.id, ReceivedFile.name).where(
+                ReceivedFile.department == self.feed.department, ReceivedFile.finished.is_(False),
+                ReceivedFile.status != "processing").order_by(ReceivedFile.id)).all()
+        for file_id, name in rows:
+            if name in in_processing or not self.claims.take(name):
+                continue  # still to finish from processing/ (below), or another run is finishing it
+            try:
+                target = self._moved_to(file_id)
+                if target is None:
+                    log.warning("%s: stored but neither in processing/ nor where the hub moves files; "
+                                "left for an admin", safe_text(name))
+                    self.claims.release(name)
+                    continue
+                log.warning("%s: an earlier run moved it to %s but did not hear back; recorded now",
+                            safe_text(name), safe_text(target))
+                with self.store.session() as s:
+                    row = s.get(ReceivedFile, file_id)
+                    receipt = s.execute(select(Receipt).where(Receipt.file_id == file_id)).scalar_one()
+                    assert row is not None
+                    receipt_path = self._receipt_path(row.name)
+                    if not self.inbox.exists(receipt_path):
+                        self.inbox.upload_atomic(receipt.body.encode("utf-8"), receipt_path)
+                    self._record_finished(s, row, receipt, target, receipt_path)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self._interrupted(file_id, name, exc)
+
+    def _destination(self, row: ReceivedFile) -> str:
+        """The folder a finished file goes to: quarantine/ when refused whole, else its archive month."""
+        if row.status == "rejected":
+            return self._dir("quarantine")
+        at = local(row.received_at)
+        return f"{self._dir('archive')}/{at:%Y}/{at:%m}"
+
+    def _receipt_path(self, name: str) -> str:
+        return f"{self._dir('receipts')}/{receipts.receipt_file_name(name)}"
+
+    def _moved_to(self, file_id: int) -> str | None:
+        """Where ``_finish`` put this file, if it is there (None: it is not)."""
+        with self.store.session() as s:
+            row = s.get(ReceivedFile, file_id)
+            assert row is not None
+            folder = self._destination(row)
+            candidates = [f"{folder}/{row.name}", f"{folder}/{receipts.fit_file_name(row.name, f'.{file_id}')}"]
+            taken = set(s.execute(select(ReceivedFile.stored_path).where(
+                ReceivedFile.stored_path.in_(candidates), ReceivedFile.id != file_id)).scalars())
+            size = row.size
+        for path in candidates:
+            if path in taken:
+                continue  # another delivery of the same name lies there
+            found = self.inbox.stat(path)
+            if found is not None and not found.is_dir and (size is None or found.size == size):
+                return path
+        return None
 
     def _register(self, name: str, size: int | None) -> int:
         with self.store.session() as s:
@@ -460,26 +528,27 @@ class InboxIngest:
             row = s.get(ReceivedFile, file_id)
             receipt = s.execute(select(Receipt).where(Receipt.file_id == file_id)).scalar_one()
             assert row is not None
-            receipt_path = f"{self._dir('receipts')}/{receipts.receipt_file_name(row.name)}"
+            receipt_path = self._receipt_path(row.name)
             self.inbox.upload_atomic(receipt.body.encode("utf-8"), receipt_path)
-            if row.status == "rejected":
-                folder = self._dir("quarantine")
-            else:
-                at = local(row.received_at)
-                folder = f"{self._dir('archive')}/{at:%Y}/{at:%m}"
+            folder = self._destination(row)
             self.inbox.makedirs(folder)
             target = f"{folder}/{row.name}"
             if self.inbox.exists(target):
                 target = f"{folder}/{receipts.fit_file_name(row.name, f'.{file_id}')}"
             self.inbox.rename(f"{self._dir('processing')}/{row.name}", target)
-            row.stored_path, row.finished = target, True
-            receipt.written_to = receipt_path
-            self.claims.release(row.name, s)
-            self.summary.files.append(FileOutcome(
-                name=row.name, status=row.status,
-                counts={"total": row.total, "accepted": row.accepted, "rejected": row.rejected,
-                        "unchanged": row.unchanged, "stale": row.stale},
-                stored_path=target, receipt_path=receipt_path, error_code=row.error_code))
-            log.info("%s: %s (%d accepted, %d rejected, %d unchanged, %d stale) -> %s",
-                     safe_text(row.name), row.status, row.accepted, row.rejected, row.unchanged, row.stale,
-                     safe_text(target))
+            self._record_finished(s, row, receipt, target, receipt_path)
+
+    def _record_finished(self, s: Session, row: ReceivedFile, receipt: Receipt, target: str,
+                         receipt_path: str) -> None:
+        """The ledger's side of a finished file: where it lies, where its receipt went; the claim ends."""
+        row.stored_path, row.finished = target, True
+        receipt.written_to = receipt_path
+        self.claims.release(row.name, s)
+        self.summary.files.append(FileOutcome(
+            name=row.name, status=row.status,
+            counts={"total": row.total, "accepted": row.accepted, "rejected": row.rejected,
+                    "unchanged": row.unchanged, "stale": row.stale},
+            stored_path=target, receipt_path=receipt_path, error_code=row.error_code))
+        log.info("%s: %s (%d accepted, %d rejected, %d unchanged, %d stale) -> %s",
+                 safe_text(row.name), row.status, row.accepted, row.rejected, row.unchanged, row.stale,
+                 safe_text(target))

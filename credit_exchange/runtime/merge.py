@@ -14,16 +14,16 @@ def merge(context: dict[str, Any]) -> dict[str, Any]:
         store.analyze("deliveries", "received_files")  # the ingests' bulk writes, just before
         summary = merge_pending(store, PiiVault.from_conn_id()).as_xcom()
         # Derive and the pushes plan their queries next: on what merge just wrote.
-        store.analyze("deliveries", "records", "record_versions", "outbox")
+        store.analyze("deliveries", "records", "record_versions", "outbox", "subjects_pending")
         return summary
 
 
 def derive(context: dict[str, Any]) -> dict[str, Any]:
-    """Credit profiles and red / black list entries of every subject, for the run date."""
-    from credit_exchange.derive.lists import derive_all
+    """Credit profiles and red / black list entries, for the run date, of the subjects that changed or are due."""
+    from credit_exchange.derive.lists import derive
     from credit_exchange.runtime import hub_store
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.timeutil import run_date
 
     with hub_store() as store:
-        return derive_all(store, PiiVault.from_conn_id(), run_date(context)).as_xcom()
+        return derive(store, PiiVault.from_conn_id(), run_date(context)).as_xcom()

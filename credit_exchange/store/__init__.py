@@ -10,6 +10,7 @@ from credit_exchange.store.models import (
     Claim,
     DataQualityIssue,
     Delivery,
+    DeriveRun,
     ListState,
     OutboxItem,
     Receipt,
@@ -19,11 +20,13 @@ from credit_exchange.store.models import (
     Reject,
     SourcePair,
     SourceState,
+    SubjectPending,
+    SubjectReview,
     Watermark,
 )
 
 __all__ = [
-    "Alert", "Base", "Batch", "CityFile", "CityState", "Claim", "DataQualityIssue", "Delivery", "ListState",
-    "OutboxItem", "ReceivedFile", "Receipt", "Record", "RecordVersion", "Reject", "SourcePair", "SourceState",
-    "Store", "Watermark", "migrate", "sqlalchemy_url",
+    "Alert", "Base", "Batch", "CityFile", "CityState", "Claim", "DataQualityIssue", "Delivery", "DeriveRun",
+    "ListState", "OutboxItem", "ReceivedFile", "Receipt", "Record", "RecordVersion", "Reject", "SourcePair",
+    "SourceState", "Store", "SubjectPending", "SubjectReview", "Watermark", "migrate", "sqlalchemy_url",
 ]

@@ -320,6 +320,53 @@ class ListState(Base):
     rules: Mapped[str | None] = mapped_column(Text)
 
 
+class SubjectPending(Base):
+    """A subject whose department records changed since derive last decided it (a dirty mark).
+
+    Written by ``merge.versioning.write_versions`` in the transaction that writes the record
+    version, for the record's subject and, when a new version moves the record to another
+    subject, the one it leaves. Derive deletes the marks it saw, by id, in the transaction that
+    writes the subject's derived records; a mark written meanwhile stays for the next run.
+    """
+
+    __tablename__ = "subjects_pending"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_key: Mapped[str] = mapped_column(String(128), index=True)
+    marked_at: Mapped[datetime] = mapped_column(LocalTime())
+
+
+class SubjectReview(Base):
+    """Per subject derive decided: the first later run date at which time alone could change the decision.
+
+    ``review_on`` empty: nothing about the subject changes with time (only new records can). A run on
+    or after ``review_on`` re-decides the subject even when none of its records changed.
+    """
+
+    __tablename__ = "subject_reviews"
+    subject_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    review_on: Mapped[str | None] = mapped_column(String(10), index=True)
+    decided_on: Mapped[str] = mapped_column(String(10))
+
+
+class DeriveRun(Base):
+    """One run of derive: for which run date, under which rules, full or incremental, and how it ended."""
+
+    __tablename__ = "derive_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_date: Mapped[str] = mapped_column(String(10))
+    # sha256 of the rules as loaded (RuleSet.fingerprint) and of the derive format
+    rules_hash: Mapped[str] = mapped_column(String(64))
+    # full | incremental; reason: why full (first, rules, replay, asked) or "changed+due"
+    mode: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    subjects: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    due: Mapped[int] = mapped_column(Integer, default=0)
+    new_versions: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(LocalTime())
+    finished_at: Mapped[datetime | None] = mapped_column(LocalTime())
+
+
 class CityState(Base):
     """What the city platform holds of a record from us, as far as the hub knows."""
 
