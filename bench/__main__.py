@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executors", default="LocalExecutor,CeleryExecutor")
     parser.add_argument("--skip-nights", action="store_true")
     parser.add_argument("--only", choices=["all", "nights"], default="all")
+    parser.add_argument("--figures", nargs="*", type=Path, default=[],
+                        help="with --only nights: write the section from these figures.json of earlier runs")
     args = parser.parse_args(argv)
     if args.only == "nights":
         return nights_only(args)
@@ -144,13 +146,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def nights(args: argparse.Namespace) -> list[str]:
-    """Every night size under every executor (bench/night.py); the markdown of their section."""
-    sizes = [10_000] if args.quick else [int(n) for n in args.nights.split(",") if n]
+    """Every night size under every executor (bench/night.py); the markdown of their section.
+
+    With ``--figures``: the section from the figures.json of earlier runs instead of new ones.
+    """
+    import json
+
     results = []
-    for n in sizes:
-        for executor in args.executors.split(","):
-            print(f"a night of {n:,} records under the {executor} ...", flush=True)
-            results.append(night.run(n, executor, args.state / f"night-{n}-{executor}"))
+    if args.figures:
+        results = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.figures]
+    else:
+        sizes = [10_000] if args.quick else [int(n) for n in args.nights.split(",") if n]
+        for n in sizes:
+            for executor in args.executors.split(","):
+                print(f"a night of {n:,} records under the {executor} ...", flush=True)
+                results.append(night.run(n, executor, args.state / f"night-{n}-{executor}"))
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = night.section(results, 0.01)
     lines[1:1] = ["", f"- machine: {machine()}", f"- date: {stamp}"]

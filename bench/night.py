@@ -149,7 +149,8 @@ def run(n: int, executor: str, state: Path, changed_share: float = 0.01) -> dict
         shutil.rmtree(state)
     state.mkdir(parents=True)
     metrics_file = state / "task-metrics.jsonl"
-    out: dict[str, Any] = {"n": n, "executor": executor, "code": _code_version()}
+    out: dict[str, Any] = {"n": n, "executor": executor, "code": _code_version(),
+                           "date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
     booted = None
     try:
         booted = cluster.boot(state, executor, extra_env={"HUB_TASK_METRICS": str(metrics_file)})
@@ -198,13 +199,14 @@ def section(results: list[dict[str, Any]], changed_share: float) -> list[str]:
              "LocalExecutor has 4 task slots; the CeleryExecutor two workers of 2 (Redis broker). The second",
              f"night is the same day's increment: {changed_share:.0%} of the first night's records, changed.", "",
              "### The cycle, side by side", "",
-             "| records | executor | code | cycle, first night (s) | cycle, second night (s) | records/s (first) |"
+             "| records | executor | code, run at | cycle, first night (s) | cycle, second night (s) | records/s (first) |"
              " largest task peak RSS (MB) |",
              "|---:|---|---|---:|---:|---:|---:|"]
     for r in results:
         first, second = r["first"], r["second"]
         peak = max((t["peak_rss_mb"] for t in first["tasks"] + second["tasks"]), default=0)
-        lines.append(f"| {r['n']:,} | {r['executor']} | {r.get('code', '')} | {first['wall_s']:,} | {second['wall_s']:,} | "
+        lines.append(f"| {r['n']:,} | {r['executor']} | {r.get('code', '')}, {r.get('date', '')} | "
+                     f"{first['wall_s']:,} | {second['wall_s']:,} | "
                      f"{round(r['n'] / first['wall_s']) if first['wall_s'] else 0:,} | {peak:,.0f} |")
     lines.append("")
     for r in results:

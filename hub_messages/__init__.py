@@ -245,6 +245,14 @@ CATALOGUE: dict[str, str] = {
     "county_batches_undelivered": "未能送达的批次 (batches not delivered, will be resent)",
     "county_batch_transient": "暂时无法送达，下次运行重发 (transient, resent next run)",
     "county_batch_refused": "平台拒绝整个批次 (platform refused the batch)",
+    "county_reconcile_left_to_nightly": (
+        "本次运行由合并的数据资产触发，对账留待每晚03:30的运行 "
+        "(this run was started by merge's asset: reconciling is left to the nightly 03:30 run)"
+    ),
+    "task_peak_memory": (
+        "任务峰值内存{peak} MB，子进程{children} MB，CPU {cpu} 秒 "
+        "(task peak memory {peak} MB; child processes {children} MB; CPU {cpu} s)"
+    ),
     "county_version_ahead": (
         "县平台持有版本{held}，高于枢纽版本{version}，请核查 "
         "(the county platform holds version {held}, above the hub's {version}: check)"

@@ -74,11 +74,11 @@ def _log_usage(ti: Any, state: str) -> None:
     import logging
 
     from credit_exchange.runtime.resources import record, task_usage
+    from hub_messages import text
 
     usage = task_usage(ti.dag_id, ti.run_id, ti.task_id, int(getattr(ti, "try_number", 0) or 0), state)
-    logging.getLogger("credit_exchange.resources").info(
-        "任务峰值内存 (task peak memory): %s MB; child processes %s MB; CPU %s s",
-        usage["peak_rss_mb"], usage["children_peak_rss_mb"], usage["cpu_s"])
+    logging.getLogger("credit_exchange.resources").info(text(
+        "task_peak_memory", peak=usage["peak_rss_mb"], children=usage["children_peak_rss_mb"], cpu=usage["cpu_s"]))
     record(usage)
 
 

@@ -39,9 +39,9 @@ def reconcile_county(context: dict[str, Any]) -> dict[str, Any]:
 
     run = context.get("dag_run")
     if str(getattr(run, "run_type", "")).lower().endswith("asset_triggered"):
-        logging.getLogger(__name__).info(
-            "对账留待每晚03:30的运行 (reconciliation is left to the nightly 03:30 run): this run was started by "
-            "merge's asset")
+        from hub_messages import text
+
+        logging.getLogger(__name__).info(text("county_reconcile_left_to_nightly"))
         return {**ReconcileSummary().as_xcom(), "left_to_nightly": 1}
     with hub_store() as store:
         return reconcile(store, _client(), limit=RECONCILE_PER_RUN).as_xcom()
