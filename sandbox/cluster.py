@@ -454,6 +454,47 @@ def night(booted: Booted, tag: str, limit_s: float = CHAIN_LIMIT_S) -> list[tupl
     return runs
 
 
+def check_nothing_queued() -> list[str]:
+    """No task instance waiting in any form, and the Celery queue empty."""
+    left = _meta("SELECT dag_id, task_id, state FROM task_instance WHERE state IN "
+                 "('queued', 'scheduled', 'up_for_retry', 'up_for_reschedule', 'deferred')")
+    queue = broker_queue_length()
+    say(f"left queued: {len(left)} task instances, {queue} Celery messages")
+    return [f"left queued: {left}, {queue} messages in the Celery queue"] if left or queue else []
+
+
+def check_platforms(booted: Booted, runs: list[tuple[Any, ...]], now: datetime, state: Path,
+                    stop_first: bool = True) -> list[str]:
+    """The platforms against the demo's way on the same input, at the run dates the cluster's runs had;
+    each county version stored once. ``stop_first`` stops the cluster before the reference runs."""
+    failures: list[str] = []
+    got = holdings(booted.info)
+    if stop_first:
+        booted.cluster.stop()  # the reference below gets the machine to itself
+    last = {r[0]: _local_date(r[3] or r[4]) for r in runs}  # each DAG at its last run's date
+    say(f"the demo's way on the same input (airflow dags test, run dates {sorted(set(last.values()))}) ...")
+    want = reference(state / "reference", now, last, state / "standins", transport_at=now)
+    for platform in ("county", "city"):
+        say(f"  {platform}: cluster holds {len(got[platform])} records, the demo's way {len(want[platform])}")
+        if got[platform] != want[platform]:
+            extra = sorted(set(got[platform]) - set(want[platform]), key=str)
+            missing = sorted(set(want[platform]) - set(got[platform]), key=str)
+            failures.append(f"the {platform} platform holds other records than the demo's way gives: "
+                            f"{len(extra)} more, {len(missing)} missing")
+            for what, rows in (("more", extra), ("missing", missing)):
+                for row in rows[:10]:
+                    say(f"    {what}: {str(row)[:200]}")
+    if got["county_moved_out"] or want["county_moved_out"]:
+        say(f"  list entries listed and moved out again in the night (merge after each ingest): "
+            f"cluster {len(got['county_moved_out'])}, the demo's way {len(want['county_moved_out'])}")
+    twice = [k for k, n in got["county_versions_seen"] if n != 1]
+    if twice:
+        failures.append(f"the county platform stored {len(twice)} record versions more than once: {twice[:5]}")
+    if not got["county"] or not got["city"]:
+        failures.append("a platform holds nothing")
+    return failures
+
+
 def run(state: Path, keep: bool = False) -> int:
     state = state.resolve()
     stop(state)
@@ -490,40 +531,8 @@ def run(state: Path, keep: bool = False) -> int:
         for name in WORKERS:
             if not hosts.get(name):
                 failures.append(f"{name} ran no task")
-        left = _meta("SELECT dag_id, task_id, state FROM task_instance WHERE state IN "
-                     "('queued', 'scheduled', 'up_for_retry', 'up_for_reschedule', 'deferred')")
-        queue = broker_queue_length()
-        say(f"left queued: {len(left)} task instances, {queue} Celery messages")
-        if left or queue:
-            failures.append(f"left queued: {left}, {queue} messages in the Celery queue")
-
-        got = holdings(info)
-        if not keep:
-            booted.cluster.stop()  # the reference below gets the machine to itself
-        # The reference runs each DAG at the run date the cluster's last run of it had.
-        last: dict[str, str] = {}
-        for dag_id, _, _, logical, after, _, _ in runs:
-            last[dag_id] = _local_date(logical or after)
-        say(f"the demo's way on the same input (airflow dags test, run dates {sorted(set(last.values()))}) ...")
-        want = reference(state / "reference", now, last, state / "standins", transport_at=now)
-        for platform in ("county", "city"):
-            say(f"  {platform}: cluster holds {len(got[platform])} records, the demo's way {len(want[platform])}")
-            if got[platform] != want[platform]:
-                extra = sorted(set(got[platform]) - set(want[platform]), key=str)
-                missing = sorted(set(want[platform]) - set(got[platform]), key=str)
-                failures.append(f"the {platform} platform holds other records than the demo's way gives: "
-                                f"{len(extra)} more, {len(missing)} missing")
-                for what, rows in (("more", extra), ("missing", missing)):
-                    for row in rows[:10]:
-                        say(f"    {what}: {str(row)[:200]}")
-        if got["county_moved_out"] or want["county_moved_out"]:
-            say(f"  list entries listed and moved out again in the night (merge after each ingest): "
-                f"cluster {len(got['county_moved_out'])}, the demo's way {len(want['county_moved_out'])}")
-        twice = [k for k, n in got["county_versions_seen"] if n != 1]
-        if twice:
-            failures.append(f"the county platform stored {len(twice)} record versions more than once")
-        if not got["county"] or not got["city"]:
-            failures.append("a platform holds nothing")
+        failures += check_nothing_queued()
+        failures += check_platforms(booted, runs, now, state, stop_first=not keep)
     except Exception as exc:  # noqa: BLE001 - reported as a failed check, with the logs' place
         failures.append(f"{type(exc).__name__}: {exc}")
     finally:

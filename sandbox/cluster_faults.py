@@ -71,6 +71,7 @@ class Killer(threading.Thread):
     def __init__(self, booted: cluster.Booted) -> None:
         super().__init__(daemon=True)
         self.booted = booted
+        self.mark = booted.mark  # runs after this id are the night's
         self.done: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self.stop_event = threading.Event()
@@ -105,8 +106,6 @@ class Killer(threading.Thread):
             time.sleep(0.1)
         self.errors.append(f"{dag_id}.{task_id} was never seen running, so it was never killed")
 
-    mark = 0
-
 
 def run(state: Path) -> int:
     from credit_exchange.timeutil import now_local
@@ -124,7 +123,6 @@ def run(state: Path) -> int:
         now = now_local()
         demo.deliver_night(booted.info, now, transport_at=now)
         killer = Killer(booted)
-        killer.mark = booted.mark
         killer.start()
         runs = cluster.night(booted, "faults", limit_s=FAULTS_LIMIT_S)
         killer.stop_event.set()
@@ -143,23 +141,8 @@ def run(state: Path) -> int:
             if state_now != "success" or tries <= victim["try"]:
                 failures.append(f"{victim['dag_id']}.{victim['task_id']} did not succeed on a later try "
                                 f"({state_now}, try {tries})")
-        left = cluster._meta("SELECT dag_id, task_id, state FROM task_instance WHERE state IN "
-                             "('queued', 'scheduled', 'up_for_retry', 'up_for_reschedule', 'deferred')")
-        queue = cluster.broker_queue_length()
-        say(f"left queued: {len(left)} task instances, {queue} Celery messages")
-        if left or queue:
-            failures.append(f"left queued: {left}, {queue} messages in the Celery queue")
-        got = cluster.holdings(booted.info)
-        booted.cluster.stop()
-        last = {r[0]: cluster._local_date(r[3] or r[4]) for r in runs}
-        want = cluster.reference(state / "reference", now, last, state / "standins", transport_at=now)
-        for platform in ("county", "city"):
-            say(f"  {platform}: after the kills {len(got[platform])} records, the demo's way {len(want[platform])}")
-            if got[platform] != want[platform]:
-                failures.append(f"the {platform} platform holds other records than the demo's way gives")
-        twice = [k for k, n in got["county_versions_seen"] if n != 1]
-        if twice:
-            failures.append(f"the county platform stored {len(twice)} record versions more than once: {twice[:5]}")
+        failures += cluster.check_nothing_queued()
+        failures += cluster.check_platforms(booted, runs, now, state)
     except Exception as exc:  # noqa: BLE001 - reported as a failed check, with the logs' place
         failures.append(f"{type(exc).__name__}: {exc}")
     finally:
