@@ -434,6 +434,21 @@ CATALOGUE: dict[str, str] = {
     "store_up_to_date": "交换库已是最新结构 {revision} (the store is already at revision {revision})",
     "store_migrated": "交换库已迁移：{before} → {after}（- 表示原为空库） (the store migrated: {before} → {after}; - means empty)",
     "store_at_head": "交换库结构为当前版本 {revision} (the store is at the code's revision)",
+    # ================================================================ admin command (credit_exchange/admin/cli.py)
+    "cli_description": "犍为县信用交换枢纽管理命令 (the Qianwei credit exchange hub's admin command)",
+    # --- (end of: admin command) ---
+    # ================================================================ pre-flight check (credit_exchange/admin/preflight.py, dags/check_connections.py)
+    # --- (end of: pre-flight check) ---
+    # ================================================================ admin subcommands: status, alerts, requeue, resend (credit_exchange/admin/)
+    # --- (end of: admin subcommands: status, alerts, requeue, resend) ---
+    # ================================================================ lineage and the page per run (credit_exchange/web/lineage.py, web/run_view.py)
+    # --- (end of: lineage and the page per run) ---
+    # ================================================================ metrics (credit_exchange/runtime/metrics.py)
+    # --- (end of: metrics) ---
+    # ================================================================ Airflow-native details: display names, asset extras, replay, retention
+    # --- (end of: Airflow-native details: display names, asset extras, replay, retention) ---
+    # ================================================================ store TLS and pii_key rotation (store/db.py, standard/crypto.py, admin/rotate.py)
+    # --- (end of: store TLS and pii_key rotation) ---
 }
 
 # Short labels shown inside other messages' brackets or heading a line: "中文 English", no parentheses.
@@ -507,6 +522,8 @@ LABELS: dict[str, str] = {
     "ui_resend_all": "全部重新推送 re-send all failed records",
     "ui_resend": "重新推送 re-send",
     "ui_requeue": "重新排队 re-queue",
+    # --- lineage search and the page per run (web/lineage.py, web/run_view.py) ---
+    # --- (end of: lineage search and the page per run) ---
 }
 
 # Chinese words that fill a placeholder inside a Chinese part whose gloss says the same in English

@@ -4,7 +4,7 @@ Read from the source with ``ast`` (nothing is imported), so a lazy import inside
 as much as one at the top of a module.
 
     foundation (config, timeutil, airflow_conn, fast) < standard < store < intake, alerts < feeds
-        < merge < derive < publish < web, runtime
+        < merge < derive < publish < web, runtime < admin
 
 Connectors (``connectors/``) never import the core. The core (standard … publish) takes from a
 connector only its error types, to tell a transient failure from a permanent one; the objects
@@ -31,6 +31,7 @@ RANK = {
     "derive": 6,
     "publish": 7,
     "web": 8, "runtime": 8,
+    "admin": 9,
 }
 CORE = {layer for layer, rank in RANK.items() if 1 <= rank <= 7}
 # Where the core builds a connector itself, and why (each a known exception to the rule).

@@ -1,0 +1,42 @@
+"""``qianwei-hub``: the hub's admin command (installed by ``make install``).
+
+Each subcommand is a module of this package with ``register(subparsers)``, which adds its parser
+and sets ``func`` to a callable taking the parsed arguments and returning the exit status
+(0 done, 1 a check or action failed, 2 wrong usage). The subcommands call the same core
+functions as the Exchange page; what they change is written to Airflow's audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hub_messages import text
+
+# Subcommand modules, in the order --help lists them.
+COMMANDS: tuple[str, ...] = (
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qianwei-hub", description=text("cli_description"))
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"credit_exchange.admin.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    return int(func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
