@@ -89,3 +89,27 @@ def send_text(conn: Any, text: str, sleep: Callable[[float], None] = time.sleep)
             log.warning("chat robot did not take the alert (attempt %d of %d): %s", attempt, ATTEMPTS, last)
             sleep(2.0 ** attempt)
     raise RobotRefused(f"{hub_messages.text('robot_refused')}: {last}")
+
+
+# Errcodes that say the robot refused our credentials (the rest say it refused the message).
+TOKEN_REFUSED = frozenset({300001, 93000})  # DingTalk: unknown access_token; WeCom: unknown key
+SIGN_REFUSED = frozenset({310000})  # DingTalk: 加签 signature missing, wrong or an hour off
+
+
+def probe(conn: Any, timeout: float = 5.0) -> tuple[int, int | None]:
+    """Knock on the robot without posting anything: (HTTP status, errcode or None).
+
+    An empty body is not a message, so no robot shows one; it still goes to the signed URL, so
+    the robot says whether it knows the token and accepts the signature (``TOKEN_REFUSED``,
+    ``SIGN_REFUSED``) before it refuses the empty message with an errcode of its own. Raises
+    ``requests.RequestException`` when the robot cannot be reached.
+    """
+    verify: bool | str = (conn.extra_dejson or {}).get("ca_bundle") or True
+    resp = requests.post(robot_url(conn), data=b"", headers={"Content-Type": "application/json"},
+                         timeout=(timeout, timeout), verify=verify)
+    try:
+        body = resp.json() if resp.content else {}
+    except ValueError:
+        body = {}
+    errcode = body.get("errcode") if isinstance(body, dict) else None
+    return resp.status_code, errcode if isinstance(errcode, int) else None

@@ -81,3 +81,40 @@ def send_mail(conn_id: str, to: str, subject: str, text: str) -> None:
     with HubSmtpHook(smtp_conn_id=conn_id) as hook:
         hook.send_email_smtp(to=to, subject=subject, html_content=f"<pre>{html.escape(text)}</pre>",
                              mime_charset="utf-8")
+
+
+class _ProbeHook(HubSmtpHook):
+    """``HubSmtpHook`` for one login: the connection handed in, a short time-out, no retries."""
+
+    def __init__(self, conn: Any, timeout: float) -> None:
+        super().__init__(smtp_conn_id=conn.conn_id)
+        self._given = conn
+        self._probe_timeout = timeout
+
+    def get_connection(self, conn_id: str) -> Any:  # type: ignore[override]
+        return self._given
+
+    @property
+    def timeout(self) -> int:
+        return max(1, int(self._probe_timeout))
+
+    @property
+    def smtp_retry_limit(self) -> int:
+        return 0
+
+
+def check_login(conn: Any, timeout: float = 5.0) -> None:
+    """Open TLS, log in (when the connection has a login) and send NOOP; no message is sent.
+
+    Raises what the SMTP client raises (``smtplib.SMTPException``, ``ssl.SSLError``, ``OSError``)
+    or ``MailRefused``.
+    """
+    import smtplib
+
+    with _ProbeHook(conn, timeout) as hook:
+        client = hook._smtp_client
+        if not isinstance(client, smtplib.SMTP):  # SMTP_SSL is one too; the async client is never made here
+            raise smtplib.SMTPServerDisconnected("no SMTP session")
+        code, _ = client.noop()
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, b"NOOP refused")

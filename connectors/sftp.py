@@ -59,7 +59,11 @@ class HostKeyNotPinned(SftpError):
 
 
 class HostKeyMismatch(SftpError):
-    """The server presented a key other than the pinned one."""
+    """The server presented a key other than the pinned one; ``seen`` is its "type SHA256:…" fingerprint."""
+
+    def __init__(self, message: str, seen: str = "") -> None:
+        super().__init__(message)
+        self.seen = seen
 
 
 class SftpAuthError(SftpError):
@@ -162,7 +166,8 @@ class _PinnedKeyPolicy(paramiko.RejectPolicy):
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise HostKeyMismatch(
-            text("sftp_mismatch", where=self.where, key_type=key.get_name(), fingerprint=key.fingerprint)
+            text("sftp_mismatch", where=self.where, key_type=key.get_name(), fingerprint=key.fingerprint),
+            seen=f"{key.get_name()} {key.fingerprint}",
         )
 
 
@@ -298,6 +303,11 @@ class SftpConnector:
             )
         raise HostKeyNotPinned(text("sftp_no_pin", where=self.where))
 
+    @property
+    def pinned(self) -> list[str]:
+        """The pinned host keys as "type SHA256:…" fingerprints (what an admin compares with the server's)."""
+        return [f"{key.get_name()} {key.fingerprint}" for key in self._host_keys]
+
     # ---------------------------------------------------------------- connection
 
     def __enter__(self) -> SftpConnector:
@@ -387,7 +397,8 @@ class SftpConnector:
         except paramiko.BadHostKeyException as exc:
             client.close()
             raise HostKeyMismatch(text("sftp_mismatch", where=self.where, key_type=exc.key.get_name(),
-                                       fingerprint=exc.key.fingerprint)) from exc
+                                       fingerprint=exc.key.fingerprint),
+                                  seen=f"{exc.key.get_name()} {exc.key.fingerprint}") from exc
         except paramiko.AuthenticationException as exc:
             client.close()
             raise SftpAuthError(text("sftp_auth", where=self.where, login=self.login, detail=exc)) from exc

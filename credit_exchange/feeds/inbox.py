@@ -51,6 +51,9 @@ TMP_SUFFIX = ".tmp"
 # The file written to learn the server's clock; lives for a moment in processing/.
 CLOCK_PROBE_PREFIX = ".hub-clock-probe-"
 STUCK_ALERT = "inbox_stuck"
+# A department's folders under its root: it drops files in inbox/; the hub makes the others itself.
+HUB_FOLDERS = ("processing", "archive", "quarantine", "receipts")
+FOLDERS = ("inbox", *HUB_FOLDERS)
 # A directory in an inbox: the hub takes plain files only, so an admin is told, once.
 DIR_ALERT = "inbox_not_regular"
 # A file that could not be finished (receipt written, moved out of processing/).
@@ -179,7 +182,7 @@ class InboxIngest:
         return self.feed.folder(name)
 
     def run(self) -> IngestSummary:
-        for name in ("processing", "archive", "quarantine", "receipts"):
+        for name in HUB_FOLDERS:
             self.inbox.makedirs(self._dir(name))
         with self.claims.kept_alive():
             self._recover()
