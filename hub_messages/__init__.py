@@ -456,7 +456,7 @@ CATALOGUE: dict[str, str] = {
     "preflight_cli_timeout": "每项检查的网络限时（秒） (network time-out of each check, in seconds)",
     "preflight_config_error": "读取配置失败，无法确定要检查的连接 (the configuration could not be read, so the connections to check are unknown)",
     # --- what each row checked ---
-    "preflight_checked_sftp": "SFTP：主机公钥与固定的一致、登录、列出 {count} 个目录 (SFTP: host key matches the pinned one, login, {count} folders listed)",
+    "preflight_checked_sftp": "SFTP：主机公钥与固定的一致、登录、列出 {count} 个目录 (SFTP: host key matches the pinned one, login, folders listed: {count})",
     "preflight_checked_http": "签名 GET {paths} (signed GET)",
     "preflight_checked_smtp": "邮件服务器：TLS、登录、NOOP，不发邮件 (mail server: TLS, login, NOOP; no mail sent)",
     "preflight_checked_robot": "机器人地址可达、令牌与签名被接受，不发消息 (chat robot reachable, token and signature accepted; no message posted)",

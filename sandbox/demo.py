@@ -2,7 +2,7 @@
 
 1. starts the stand-ins: real sshds as the inbox server, the PBoC outbox (read
    only) and the city platform's SFTP server; the county platform and transport
-   API sandboxes;
+   API sandboxes; then prints the pre-flight check of every connection (``qianwei-hub check``);
 2. plays the departments: the market clerk uploads a realistic night of XML files
    (`.tmp`, then rename; some bad records, one truncated, one with a DOCTYPE, one
    badly named, one upload still in transit), the police drop GB18030 CSV files,
@@ -248,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     say("preparing Airflow's metadata database (first run takes a minute) ...")
     if airflow(env, "db", "migrate", log=log).returncode != 0:
         say(f"airflow db migrate failed; see {log}")
+        return 1
+    # First of all, the pre-flight check of every connection (what an admin runs on the first day).
+    if subprocess.run([sys.executable, "-m", "credit_exchange.admin", "check"], env=env, cwd=REPO,
+                      check=False).returncode != 0:
+        say("the pre-flight check failed: see the rows marked 失败 (FAILED) above")
         return 1
 
     from credit_exchange.timeutil import now_local
