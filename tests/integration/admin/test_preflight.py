@@ -9,6 +9,7 @@ Connections reach the check as ``AIRFLOW_CONN_*`` variables, as in a deployment.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -339,20 +340,37 @@ def test_a_postgresql_server_that_is_down(monkeypatch, conns) -> None:
 
 # -------------------------------------------------------------------------------- the DAG
 
+class Collect(logging.Handler):
+    """The task's own log lines (dag.test() runs the task in this process)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.mark.slow
-def test_the_dag_check_connections_through_airflow(monkeypatch, conns, airflow_db, capfd) -> None:
+def test_the_dag_check_connections_through_airflow(monkeypatch, conns, airflow_db) -> None:
     from tests.helpers import run_dag
 
-    check(monkeypatch, conns)  # sets the connections as AIRFLOW_CONN_* for the run
-    dr, states = run_dag("check_connections", datetime(2026, 11, 28, 9, 0, tzinfo=LOCAL))
-    assert dr.state == "success" and states == {"check_every_connection": "success"}
-    out = capfd.readouterr()
-    assert text("preflight_all_ok") in out.out + out.err
+    task_log = Collect()
+    logger = logging.getLogger("credit_exchange.runtime.preflight")
+    logger.addHandler(task_log)
+    try:
+        check(monkeypatch, conns)  # sets the connections as AIRFLOW_CONN_* for the run
+        dr, states = run_dag("check_connections", datetime(2026, 11, 28, 9, 0, tzinfo=LOCAL))
+        assert dr.state == "success" and states == {"check_every_connection": "success"}
+        assert any(text("preflight_title") in line and text("preflight_all_ok") in line for line in task_log.lines)
 
-    conns["county_platform"]["extra"]["app_secret"] = "not-the-county-secret-0123"
-    check(monkeypatch, conns)
-    dr, states = run_dag("check_connections", datetime(2026, 11, 28, 9, 5, tzinfo=LOCAL))
-    assert dr.state == "failed" and states == {"check_every_connection": "failed"}
-    log = "".join(capfd.readouterr())
-    assert text("preflight_failed_task", count=1) in log and text("preflight_fix_signature") in log
-    assert "not-the-county-secret-0123" not in log
+        task_log.lines.clear()
+        conns["county_platform"]["extra"]["app_secret"] = "not-the-county-secret-0123"
+        check(monkeypatch, conns)
+        dr, states = run_dag("check_connections", datetime(2026, 11, 28, 9, 5, tzinfo=LOCAL))
+        assert dr.state == "failed" and states == {"check_every_connection": "failed"}
+    finally:
+        logger.removeHandler(task_log)
+    (table,) = [line for line in task_log.lines if text("preflight_title") in line]
+    assert text("preflight_some_failed", count=1) in table and text("preflight_fix_signature") in table
+    assert "not-the-county-secret-0123" not in table
