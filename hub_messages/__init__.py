@@ -524,6 +524,38 @@ LABELS: dict[str, str] = {
     "ui_requeue": "重新排队 re-queue",
     # --- lineage search and the page per run (web/lineage.py, web/run_view.py) ---
     # --- (end of: lineage search and the page per run) ---
+    # --- Airflow display names of the DAGs and tasks (runtime/schedule.py display_name, dags/) ---
+    # "中文 id": the Chinese name the zh-CN UI shows, then the DAG or task id that the docs, the
+    # alerts and the CLI use (the UI's search matches the display name, so the id stays findable).
+    "dag_ingest": "{department_zh}数据接收 ingest_{department}",
+    "dag_watch_inbox": "{department_zh}收件箱监视 watch_{department}_inbox",
+    "dag_merge_credit": "合并信用记录并认定红黑名单 merge_credit",
+    "dag_push_county": "推送县信用平台 push_county",
+    "dag_push_city": "推送市信用平台 push_city",
+    "dag_collect_city_receipts": "收取市平台回执 collect_city_receipts",
+    "dag_publicity_expiry": "撤下到期公示 publicity_expiry",
+    "dag_check_nightly_cycle": "夜间周期检查 check_nightly_cycle",
+    "dag_housekeeping": "数据保留清理 housekeeping",
+    "task_take_files": "接收收件箱文件 take_{department}_files",
+    "task_take_pairs": "接收数据文件对 take_{department}_pairs",
+    "task_pull_api": "拉取接口数据 pull_{department}_api",
+    "task_any_new_records": "是否有新记录 any_new_records",
+    "task_announce_deliveries": "通知合并 announce_deliveries",
+    "task_wait_for_files": "等待文件 wait_for_files",
+    "task_announce_inbox": "通知接收 announce_inbox",
+    "task_merge_deliveries": "合并部门数据 merge_deliveries",
+    "task_derive_lists_and_profiles": "认定红黑名单与信用档案 derive_lists_and_profiles",
+    "task_any_new_versions": "是否有新版本 any_new_versions",
+    "task_announce_versions": "通知推送 announce_versions",
+    "task_push_county_batches": "推送县平台批次 push_county_batches",
+    "task_reconcile_county": "核对县平台记录 reconcile_county",
+    "task_push_city_files": "上传市平台文件 push_city_files",
+    "task_collect_receipts": "收取回执 collect_receipts",
+    "task_withdraw_expired_penalties": "撤下到期处罚公示 withdraw_expired_penalties",
+    "task_check_cycle_done": "检查夜间周期 check_cycle_done",
+    "task_clean_hub_store": "清理交换库旧数据 clean_hub_store",
+    "task_clean_airflow_db": "清理调度元数据库 clean_airflow_db",
+    # --- (end of: Airflow display names of the DAGs and tasks) ---
 }
 
 # Chinese words that fill a placeholder inside a Chinese part whose gloss says the same in English

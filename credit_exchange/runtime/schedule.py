@@ -40,6 +40,33 @@ def nightly_cycle() -> dict[str, str]:
 
 
 
+# -- owners and display names (docs/operations.md, "Owners and names in the UI") ---------------
+# County IT runs the hub and answers its alerts: it owns every DAG. A department's own DAGs (its
+# ingest, its inbox watcher) are owned by the department's id as well, so the UI's owner filter
+# finds them and the list says whose feed a failing run is.
+HUB_OWNER = "county-it"
+
+
+def department_owner(department: str) -> str:
+    """The owner of a department's own DAGs: county IT, and the department."""
+    return f"{HUB_OWNER}, {department}"  # the form of Airflow's own DAG.owner (owners joined by ", ")
+
+
+def display_name(code: str, **params: Any) -> str:
+    """A DAG's or task's display name from the catalogue: "中文 id" (LABELS ``dag_*`` / ``task_*``)."""
+    return text(code, **params)
+
+
+def named(task_id: str, code: str | None = None, **params: Any) -> dict[str, Any]:
+    """``task_id`` and ``task_display_name`` for ``@task(...)``: the name is LABELS ``task_{code or task_id}``."""
+    return {"task_id": task_id, "task_display_name": display_name(f"task_{code or task_id}", **params)}
+
+
+def department_zh(label: str) -> str:
+    """The Chinese name of a department from its ``label`` in config/departments.yaml ("中文 (English)")."""
+    return label.split(" (", 1)[0].strip()
+
+
 # Data-aware scheduling: ingests announce new deliveries, merge announces new versions.
 DELIVERIES = Asset("qianwei://hub/deliveries")
 RECORD_VERSIONS = Asset("qianwei://hub/record-versions")
@@ -123,9 +150,11 @@ NETWORK_RETRIES = {
     "retry_policy": FAIL_FAST,
     "execution_timeout": TASK_LIMIT,
     "on_failure_callback": alert_on_failure,
+    "owner": HUB_OWNER,
 }
 # Tasks without network retries still alert when they fail, and still end.
-ALERTING = {"on_failure_callback": alert_on_failure, "retry_policy": FAIL_FAST, "execution_timeout": TASK_LIMIT}
+ALERTING = {"on_failure_callback": alert_on_failure, "retry_policy": FAIL_FAST, "execution_timeout": TASK_LIMIT,
+            "owner": HUB_OWNER}
 
 
 def versions_or_nightly() -> AssetOrTimeSchedule:
@@ -163,7 +192,7 @@ def pool(connection: str) -> str:
     return connection if connection in config.pools() else "default_pool"
 
 
-def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str) -> None:
+def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str, take_display_name: str) -> None:
     """The shape every ingest DAG shares, built inside its @dag function:
     take the feed (in the pool of its server) → any_new_records → announce_deliveries.
 
@@ -171,14 +200,14 @@ def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str) -> None:
     announcement, and so merge_credit, when nothing new was accepted.
     """
 
-    @task.short_circuit(task_id="any_new_records", retries=0, execution_timeout=SHORT_TASK_LIMIT)
+    @task.short_circuit(**named("any_new_records"), retries=0, execution_timeout=SHORT_TASK_LIMIT)
     def any_new(summary: dict[str, Any]) -> bool:
         # accepted_in_run: what an earlier, failed try of this run already committed (API pulls).
         return summary["accepted"] > 0 or summary.get("accepted_in_run", 0) > 0
 
-    @task(task_id="announce_deliveries", outlets=[DELIVERIES], retries=0, execution_timeout=SHORT_TASK_LIMIT)
+    @task(**named("announce_deliveries"), outlets=[DELIVERIES], retries=0, execution_timeout=SHORT_TASK_LIMIT)
     def announce() -> None:
         """Emits the deliveries asset so that merge_credit runs."""
 
-    take_task = task(pool=pool(connection))(take)
+    take_task = task(pool=pool(connection), task_display_name=take_display_name)(take)
     any_new(take_task()) >> announce()  # type: ignore[arg-type]  # an XComArg at authoring time
