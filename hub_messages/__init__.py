@@ -448,6 +448,38 @@ CATALOGUE: dict[str, str] = {
     # ================================================================ Airflow-native details: display names, asset extras, replay, retention
     # --- (end of: Airflow-native details: display names, asset extras, replay, retention) ---
     # ================================================================ store TLS and pii_key rotation (store/db.py, standard/crypto.py, admin/rotate.py)
+    # --- the pii_key key ring (standard/crypto.py) ---
+    "pii_keyring_format": (
+        'pii_key 的密码应为一个密钥，或 JSON {{"current": 新密钥, "previous": [旧密钥, ...], "subject": 主体密钥}} '
+        '(the pii_key password must be one key, or JSON with current, previous and subject keys)'
+    ),
+    "pii_keyring_no_subject": (
+        "pii_key 含旧密钥但未指定 subject：主体哈希必须继续使用最初的密钥 "
+        "(previous keys but no subject key: subjects must stay hashed with the first key; set subject to it)"
+    ),
+    "pii_key_unknown_id": (
+        "该值由密钥 {key_id} 加密，pii_key 中没有此密钥；请把它放回 previous，并运行 qianwei-hub rotate-key "
+        "(the value was sealed with key {key_id}, which pii_key no longer holds: put it back into previous "
+        "and run qianwei-hub rotate-key)"
+    ),
+    # --- qianwei-hub rotate-key (admin/rotate.py, store/reseal.py) ---
+    "rotate_help": "用 pii_key 的当前密钥重新加密交换库中的全部密封值 (re-seal every sealed value of the store with pii_key's current key)",
+    "rotate_check_help": "只统计，不修改 (count only, change nothing)",
+    "rotate_batch_help": "每批行数 (rows per batch)",
+    "rotate_heading": "密钥轮换：当前密钥 {key_id}，可解密的密钥 {key_ids} (key rotation: current key {key_id}; keys that open values: {key_ids})",
+    "rotate_column": "{column}：重新加密 {resealed} 个，已是当前密钥 {current} 个 ({column}: {resealed} re-sealed, {current} already current)",
+    "rotate_column_check": "{column}：待重新加密 {left} 个，已是当前密钥 {current} 个 ({column}: {left} to re-seal, {current} already current)",
+    "rotate_done": (
+        "交换库的全部密封值均已使用当前密钥 {key_id}；可从 pii_key 的 previous 中移除旧密钥（subject 保留） "
+        "(every sealed value of the store is under the current key {key_id}: the previous keys can be removed "
+        "from pii_key; keep subject)"
+    ),
+    "rotate_left": (
+        "仍有 {left} 个密封值未使用当前密钥，暂不要移除旧密钥；请再次运行 qianwei-hub rotate-key "
+        "({left} sealed values are not under the current key yet: keep the previous keys and run "
+        "qianwei-hub rotate-key again)"
+    ),
+    "rotate_failed": "密钥轮换中断，已完成的批次保留，可直接重新运行 (the rotation stopped; the batches done are kept, run it again)",
     # --- (end of: store TLS and pii_key rotation) ---
 }
 
