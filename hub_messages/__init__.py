@@ -446,6 +446,11 @@ CATALOGUE: dict[str, str] = {
     # ================================================================ metrics (credit_exchange/runtime/metrics.py)
     # --- (end of: metrics) ---
     # ================================================================ Airflow-native details: display names, asset extras, replay, retention
+    # --- housekeeping: retention of the store and Airflow's database (runtime/housekeeping.py) ---
+    "db_clean_failed": (
+        "airflow db clean 失败（退出码 {status}），Airflow 元数据库未清理；请查看本任务日志中的输出 "
+        "(airflow db clean failed with exit status {status}, Airflow's database was not cleaned: read its output in this task's log)"
+    ),
     # --- (end of: Airflow-native details: display names, asset extras, replay, retention) ---
     # ================================================================ store TLS and pii_key rotation (store/db.py, standard/crypto.py, admin/rotate.py)
     # --- the pii_key key ring (standard/crypto.py) ---

@@ -149,8 +149,8 @@ class PiiVault:
         """Whether a stored value is already sealed with the current key (or holds nothing sealed)."""
         if value is None:
             return True
-        if isinstance(value, bytes):
-            return value.startswith(self._bytes_prefix)
+        if isinstance(value, bytes):  # empty: a body the retention rules dropped
+            return not value or value.startswith(self._bytes_prefix)
         if value.startswith(("rec:", "enc:")):
             return value.startswith((self._record_prefix, self._field_prefix))
         if value.startswith("{"):  # plain JSON with sealed field values (a subject, a delete's "{}")
