@@ -14,7 +14,15 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import ALERTING, CYCLE_CHECK, START, cron, display_name, named
+from credit_exchange.runtime.schedule import (
+    ALERTING,
+    CYCLE_CHECK,
+    START,
+    cron,
+    display_name,
+    named,
+    replay_params,
+)
 
 
 @dag(
@@ -27,6 +35,7 @@ from credit_exchange.runtime.schedule import ALERTING, CYCLE_CHECK, START, cron,
     dagrun_timeout=timedelta(minutes=30),
     default_args={**ALERTING, "retries": 2, "retry_delay": timedelta(minutes=2),
                   "execution_timeout": timedelta(minutes=10)},
+    params=replay_params(),
     doc_md=__doc__,
     tags=["qianwei", "monitoring"],
 )

@@ -37,6 +37,7 @@ from credit_exchange.runtime.schedule import (
     display_name,
     named,
     nightly,
+    replay_params,
 )
 
 
@@ -49,6 +50,7 @@ from credit_exchange.runtime.schedule import (
     catchup=False,
     max_active_runs=1,
     default_args=ALERTING,
+    params=replay_params(),
     doc_md=__doc__,
     tags=["qianwei", "merge"],
 )

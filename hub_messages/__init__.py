@@ -451,6 +451,22 @@ CATALOGUE: dict[str, str] = {
         "airflow db clean 失败（退出码 {status}），Airflow 元数据库未清理；请查看本任务日志中的输出 "
         "(airflow db clean failed with exit status {status}, Airflow's database was not cleaned: read its output in this task's log)"
     ),
+    # --- replaying a day: the replay_date param (runtime/schedule.py) and qianwei-hub replay (admin/replay.py) ---
+    "param_replay_date_title": "重放日期 (replay date)",
+    "param_replay_date": (
+        "按此日期（YYYY-MM-DD，犍为县时间）处理；留空则用本次运行的逻辑日期 "
+        "(run for this day, YYYY-MM-DD in Asia/Shanghai; empty: the run's logical date)"
+    ),
+    "replay_help": "为指定日期启动各 DAG 的回填运行（airflow backfill create） (start a backfill of each DAG for one day)",
+    "replay_day_help": "日期 YYYY-MM-DD (the day, YYYY-MM-DD)",
+    "replay_dag_help": "只重放这些 DAG，可重复；默认按夜间顺序重放全部 (only these DAGs, repeatable; default: every DAG of the night, in order)",
+    "replay_dry_run_help": "只显示将创建的运行，不启动 (show the runs it would create, start nothing)",
+    "replay_bad_day": "日期“{day}”无效，应为 YYYY-MM-DD 格式的真实日期 (not a real day in the form YYYY-MM-DD)",
+    "replay_unknown_dag": "未知的 DAG {dag_id}，可重放：{known} (unknown DAG; these can be replayed: {known})",
+    "replay_started": "已启动回填：{dag_id}，{day}（{start} 至 {end}） (backfill started: {dag_id} for {day}, window {start} to {end})",
+    "replay_dry_run": "试运行：{dag_id}，{day} 将创建的运行如下 (dry run: the runs a backfill of {dag_id} for {day} would create)",
+    "replay_failed": "{dag_id} 的回填未能启动（退出码 {status}）：{detail} (the backfill of {dag_id} did not start, exit status {status})",
+    "replay_next": "回填由调度器执行：请在 Airflow 界面的各 DAG 网格视图中查看（运行类型 backfill） (the scheduler runs the backfills: follow them in each DAG's grid view in the Airflow UI, run type backfill)",
     # --- (end of: Airflow-native details: display names, asset extras, replay, retention) ---
     # ================================================================ store TLS and pii_key rotation (store/db.py, standard/crypto.py, admin/rotate.py)
     # --- the pii_key key ring (standard/crypto.py) ---

@@ -16,7 +16,15 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, RetryDecision, RetryPolicy, task
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    RetryDecision,
+    RetryPolicy,
+    task,
+)
 
 from hub_messages import text  # a small leaf of the standard library only: parsing stays cheap
 
@@ -171,9 +179,23 @@ def nightly_or_inbox(department: str) -> AssetOrTimeSchedule:
     return AssetOrTimeSchedule(timetable=nightly(), assets=[inbox_asset(department)])
 
 
+# -- replaying a day (docs/operations.md, "Replaying a day") -------------------------------------
+# The run date of every DAG whose work depends on it (credit_exchange.timeutil.run_date): the
+# logical date in Asia/Shanghai, or this param when a run sets it (a backfill's --dag-run-conf,
+# "Trigger DAG w/ config" in the UI, `qianwei-hub replay`). JSON Schema's "date" format checks
+# that it is a real day; Airflow refuses a run whose conf fails it.
+REPLAY_DATE = "replay_date"
+
+
+def replay_params() -> dict[str, Param]:
+    return {REPLAY_DATE: Param(None, type=["null", "string"], format="date", title=text("param_replay_date_title"),
+                               description=text("param_replay_date"))}
+
+
 # What every DAG whose tasks reach the network passes to @dag besides its id, schedule, docs and tags.
 NETWORK_DAG_ARGS: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1,
-                                   "dagrun_timeout": RUN_LIMIT, "default_args": NETWORK_RETRIES}
+                                   "dagrun_timeout": RUN_LIMIT, "default_args": NETWORK_RETRIES,
+                                   "params": replay_params()}
 
 
 # -- pools: one per remote server or API, named after its connection ------------------------------
