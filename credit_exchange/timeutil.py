@@ -55,7 +55,11 @@ def local(dt: datetime) -> datetime:
 
 
 def run_date(context: dict[str, Any]) -> date:
-    """The run date: the DAG run's logical date in Asia/Shanghai (its run_after when it has none)."""
+    """The run date: the run's ``replay_date`` param if set, else its logical date in Asia/Shanghai
+    (its run_after when it has none)."""
+    replay = (context.get("params") or {}).get("replay_date")
+    if replay:
+        return date.fromisoformat(str(replay))
     dt = context.get("logical_date")
     if dt is None:
         dag_run = context.get("dag_run")

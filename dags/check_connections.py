@@ -24,11 +24,12 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import FAIL_FAST, START
+from credit_exchange.runtime.schedule import FAIL_FAST, HUB_OWNER, START, display_name, named
 
 
 @dag(
     dag_id="check_connections",
+    dag_display_name=display_name("dag_check_connections"),
     schedule=None,
     start_date=START,
     catchup=False,
@@ -36,12 +37,12 @@ from credit_exchange.runtime.schedule import FAIL_FAST, START
     dagrun_timeout=timedelta(minutes=15),
     # A failed check is read in the table by the person who started it, and retrying cannot mend
     # a wrong key; no alert either, since the alert channels are among what is being checked.
-    default_args={"retries": 0, "retry_policy": FAIL_FAST, "execution_timeout": timedelta(minutes=5)},
+    default_args={"owner": HUB_OWNER, "retries": 0, "retry_policy": FAIL_FAST, "execution_timeout": timedelta(minutes=5)},
     doc_md=__doc__,
     tags=["qianwei", "monitoring"],
 )
 def check_connections() -> None:
-    @task(task_id="check_every_connection")
+    @task(**named("check_every_connection"))
     def check(**context) -> dict:
         from credit_exchange.runtime.preflight import check_connections as run
 

@@ -14,11 +14,20 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import ALERTING, CYCLE_CHECK, START, cron
+from credit_exchange.runtime.schedule import (
+    ALERTING,
+    CYCLE_CHECK,
+    START,
+    cron,
+    display_name,
+    named,
+    replay_params,
+)
 
 
 @dag(
     dag_id="check_nightly_cycle",
+    dag_display_name=display_name("dag_check_nightly_cycle"),
     schedule=cron(CYCLE_CHECK),
     start_date=START,
     catchup=False,
@@ -26,11 +35,12 @@ from credit_exchange.runtime.schedule import ALERTING, CYCLE_CHECK, START, cron
     dagrun_timeout=timedelta(minutes=30),
     default_args={**ALERTING, "retries": 2, "retry_delay": timedelta(minutes=2),
                   "execution_timeout": timedelta(minutes=10)},
+    params=replay_params(),
     doc_md=__doc__,
     tags=["qianwei", "monitoring"],
 )
 def check_nightly_cycle() -> None:
-    @task(task_id="check_cycle_done")
+    @task(**named("check_cycle_done"))
     def check(**context) -> dict:
         from credit_exchange.runtime.cycle import check_nightly_cycle as run
 

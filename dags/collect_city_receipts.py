@@ -17,11 +17,12 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron, pool
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron, display_name, named, pool
 
 
 @dag(
     dag_id="collect_city_receipts",
+    dag_display_name=display_name("dag_collect_city_receipts"),
     schedule=cron("0 * * * *"),
     doc_md=__doc__,
     tags=["qianwei", "receipts", "city"],
@@ -30,7 +31,7 @@ from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron, pool
        "default_args": {**NETWORK_DAG_ARGS["default_args"], "execution_timeout": timedelta(minutes=45)}},
 )
 def collect_city_receipts() -> None:
-    @task(task_id="collect_receipts", pool=pool("city_platform_sftp"))
+    @task(**named("collect_receipts"), pool=pool("city_platform_sftp"))
     def collect(**context) -> dict:
         from credit_exchange.runtime.city import collect_city_receipts as run
 

@@ -18,8 +18,16 @@ from __future__ import annotations
 from airflow.sdk import dag
 
 from credit_exchange import config
-from credit_exchange.runtime.ingest import SOURCES, doc_md, task_body
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, ingest_tasks, nightly, nightly_or_inbox
+from credit_exchange.runtime.ingest import SOURCES, display_name, doc_md, task_body
+from credit_exchange.runtime.schedule import (
+    NETWORK_DAG_ARGS,
+    department_owner,
+    department_zh,
+    ingest_tasks,
+    nightly,
+    nightly_or_inbox,
+)
+from credit_exchange.runtime.schedule import display_name as dag_display_name
 
 
 def _ingest_dag(feed: config.Feed) -> None:
@@ -28,9 +36,13 @@ def _ingest_dag(feed: config.Feed) -> None:
     @dag(dag_id=f"ingest_{department}",
          schedule=nightly_or_inbox(department) if SOURCES[feed.source].watched else nightly(),
          doc_md=doc_md(department, feed.source, feed.label, feed.connection, feed.root, feed.file_pattern.pattern),
-         tags=["qianwei", "ingest", department], **NETWORK_DAG_ARGS)
+         dag_display_name=dag_display_name("dag_ingest", department=department,
+                                           department_zh=department_zh(feed.label)),
+         tags=["qianwei", "ingest", department],
+         **{**NETWORK_DAG_ARGS, "default_args": {**NETWORK_DAG_ARGS["default_args"],
+                                                 "owner": department_owner(department)}})
     def ingest() -> None:
-        ingest_tasks(task_body(department, feed.source), feed.connection)
+        ingest_tasks(task_body(department, feed.source), feed.connection, display_name(department, feed.source))
 
     ingest()
 

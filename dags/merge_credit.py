@@ -34,39 +34,44 @@ from credit_exchange.runtime.schedule import (
     RUN_LIMIT,
     SHORT_TASK_LIMIT,
     START,
+    display_name,
+    named,
     nightly,
+    replay_params,
 )
 
 
 @dag(
     dag_id="merge_credit",
+    dag_display_name=display_name("dag_merge_credit"),
     schedule=AssetOrTimeSchedule(timetable=nightly(), assets=[DELIVERIES]),
     dagrun_timeout=RUN_LIMIT,
     start_date=START,
     catchup=False,
     max_active_runs=1,
     default_args=ALERTING,
+    params=replay_params(),
     doc_md=__doc__,
     tags=["qianwei", "merge"],
 )
 def merge_credit() -> None:
-    @task(task_id="merge_deliveries", retries=2)
+    @task(**named("merge_deliveries"), retries=2)
     def merge_deliveries(**context) -> dict:
         from credit_exchange.runtime.merge import merge
 
         return merge(context)
 
-    @task(task_id="derive_lists_and_profiles", retries=2)
+    @task(**named("derive_lists_and_profiles"), retries=2)
     def derive_lists_and_profiles(**context) -> dict:
         from credit_exchange.runtime.merge import derive
 
         return derive(context)
 
-    @task.short_circuit(task_id="any_new_versions", execution_timeout=SHORT_TASK_LIMIT)
+    @task.short_circuit(**named("any_new_versions"), execution_timeout=SHORT_TASK_LIMIT)
     def any_new(merged: dict, derived: dict) -> bool:
         return merged["new_versions"] + derived["new_versions"] > 0
 
-    @task(task_id="announce_versions", outlets=[RECORD_VERSIONS], execution_timeout=SHORT_TASK_LIMIT)
+    @task(**named("announce_versions"), outlets=[RECORD_VERSIONS], execution_timeout=SHORT_TASK_LIMIT)
     def announce() -> None:
         """Emits the record-versions asset so that the pushes run."""
 

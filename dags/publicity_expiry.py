@@ -16,18 +16,19 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron, pool
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, cron, display_name, named, pool
 
 
 @dag(
     dag_id="publicity_expiry",
+    dag_display_name=display_name("dag_publicity_expiry"),
     schedule=cron("0 1 * * *"),
     doc_md=__doc__,
     tags=["qianwei", "push", "city", "publication"],
     **NETWORK_DAG_ARGS,
 )
 def publicity_expiry() -> None:
-    @task(task_id="withdraw_expired_penalties", pool=pool("city_platform_sftp"))
+    @task(**named("withdraw_expired_penalties"), pool=pool("city_platform_sftp"))
     def withdraw(**context) -> dict:
         from credit_exchange.runtime.city import publicity_expiry as run
 

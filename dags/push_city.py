@@ -19,18 +19,19 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, pool, versions_or_nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, display_name, named, pool, versions_or_nightly
 
 
 @dag(
     dag_id="push_city",
+    dag_display_name=display_name("dag_push_city"),
     schedule=versions_or_nightly(),
     doc_md=__doc__,
     tags=["qianwei", "push", "city"],
     **NETWORK_DAG_ARGS,
 )
 def push_city() -> None:
-    @task(task_id="push_city_files", pool=pool("city_platform_sftp"))
+    @task(**named("push_city_files"), pool=pool("city_platform_sftp"))
     def push(**context) -> dict:
         from credit_exchange.runtime.city import push_city as run
 

@@ -21,24 +21,25 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, pool, versions_or_nightly
+from credit_exchange.runtime.schedule import NETWORK_DAG_ARGS, display_name, named, pool, versions_or_nightly
 
 
 @dag(
     dag_id="push_county",
+    dag_display_name=display_name("dag_push_county"),
     schedule=versions_or_nightly(),
     doc_md=__doc__,
     tags=["qianwei", "push", "county"],
     **NETWORK_DAG_ARGS,
 )
 def push_county() -> None:
-    @task(task_id="push_county_batches", pool=pool("county_platform"))
+    @task(**named("push_county_batches"), pool=pool("county_platform"))
     def push(**context) -> dict:
         from credit_exchange.runtime.push_county import push_county as run
 
         return run(context)
 
-    @task(task_id="reconcile_county", pool=pool("county_platform"))
+    @task(**named("reconcile_county"), pool=pool("county_platform"))
     def reconcile(**context) -> dict:
         """Compares a slice of the records with GET /api/v1/records/{id}; drift is queued again."""
         from credit_exchange.runtime.push_county import reconcile_county

@@ -18,8 +18,18 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from credit_exchange.config import watched_inboxes
-from credit_exchange.runtime.schedule import ALERTING, SHORT_TASK_LIMIT, START, cron, inbox_asset
+from credit_exchange.config import feed, watched_inboxes
+from credit_exchange.runtime.schedule import (
+    ALERTING,
+    SHORT_TASK_LIMIT,
+    START,
+    cron,
+    department_owner,
+    department_zh,
+    display_name,
+    inbox_asset,
+    named,
+)
 from credit_exchange.runtime.watch import WatchInbox
 
 # A watch ends before the next one starts (every 15 minutes).
@@ -29,21 +39,24 @@ WATCH_FOR = timedelta(minutes=14)
 def _watcher(department: str, path: str, pattern: str, schedule: str, connection: str) -> None:
     @dag(
         dag_id=f"watch_{department}_inbox",
+        dag_display_name=display_name("dag_watch_inbox", department=department,
+                                      department_zh=department_zh(feed(department).label)),
         schedule=cron(schedule),
         start_date=START,
         catchup=False,
         max_active_runs=1,
         # A watch ends before the next one starts; a run (or its watcher) never outlives that.
         dagrun_timeout=WATCH_FOR + timedelta(minutes=1),
-        default_args={**ALERTING, "execution_timeout": WATCH_FOR + timedelta(minutes=1)},
+        default_args={**ALERTING, "execution_timeout": WATCH_FOR + timedelta(minutes=1),
+                      "owner": department_owner(department)},
         doc_md=__doc__,
         tags=["qianwei", "watch", department],
     )
     def watch() -> None:
-        waiting = WatchInbox(task_id="wait_for_files", conn_id=connection, path=path, pattern=pattern,
+        waiting = WatchInbox(**named("wait_for_files"), conn_id=connection, path=path, pattern=pattern,
                              watch_for=WATCH_FOR, poke_interval=60)
 
-        @task(task_id="announce_inbox", outlets=[inbox_asset(department)], execution_timeout=SHORT_TASK_LIMIT)
+        @task(**named("announce_inbox"), outlets=[inbox_asset(department)], execution_timeout=SHORT_TASK_LIMIT)
         def announce() -> None:
             """Emits the inbox asset: the ingest DAG takes the files (it checks completeness itself)."""
 

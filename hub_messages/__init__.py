@@ -533,8 +533,61 @@ CATALOGUE: dict[str, str] = {
     # ================================================================ metrics (credit_exchange/runtime/metrics.py)
     # --- (end of: metrics) ---
     # ================================================================ Airflow-native details: display names, asset extras, replay, retention
+    # --- housekeeping: retention of the store and Airflow's database (runtime/housekeeping.py) ---
+    "db_clean_failed": (
+        "airflow db clean 失败（退出码 {status}），Airflow 元数据库未清理；请查看本任务日志中的输出 "
+        "(airflow db clean failed with exit status {status}, Airflow's database was not cleaned: read its output in this task's log)"
+    ),
+    # --- replaying a day: the replay_date param (runtime/schedule.py) and qianwei-hub replay (admin/replay.py) ---
+    "param_replay_date_title": "重放日期 (replay date)",
+    "param_replay_date": (
+        "按此日期（YYYY-MM-DD，犍为县时间）处理；留空则用本次运行的逻辑日期 "
+        "(run for this day, YYYY-MM-DD in Asia/Shanghai; empty: the run's logical date)"
+    ),
+    "replay_help": "为指定日期启动各 DAG 的回填运行（airflow backfill create） (start a backfill of each DAG for one day)",
+    "replay_day_help": "日期 YYYY-MM-DD (the day, YYYY-MM-DD)",
+    "replay_dag_help": "只重放这些 DAG，可重复；默认按夜间顺序重放全部 (only these DAGs, repeatable; default: every DAG of the night, in order)",
+    "replay_dry_run_help": "只显示将创建的运行，不启动 (show the runs it would create, start nothing)",
+    "replay_bad_day": "日期“{day}”无效，应为 YYYY-MM-DD 格式的真实日期 (not a real day in the form YYYY-MM-DD)",
+    "replay_unknown_dag": "未知的 DAG {dag_id}，可重放：{known} (unknown DAG; these can be replayed: {known})",
+    "replay_started": "已启动回填：{dag_id}，{day}（{start} 至 {end}） (backfill started: {dag_id} for {day}, window {start} to {end})",
+    "replay_dry_run": "试运行：{dag_id}，{day} 将创建的运行如下 (dry run: the runs a backfill of {dag_id} for {day} would create)",
+    "replay_failed": "{dag_id} 的回填未能启动（退出码 {status}）：{detail} (the backfill of {dag_id} did not start, exit status {status})",
+    "replay_next": "回填由调度器执行：请在 Airflow 界面的各 DAG 网格视图中查看（运行类型 backfill） (the scheduler runs the backfills: follow them in each DAG's grid view in the Airflow UI, run type backfill)",
     # --- (end of: Airflow-native details: display names, asset extras, replay, retention) ---
     # ================================================================ store TLS and pii_key rotation (store/db.py, standard/crypto.py, admin/rotate.py)
+    # --- the pii_key key ring (standard/crypto.py) ---
+    "pii_keyring_format": (
+        'pii_key 的密码应为一个密钥，或 JSON {{"current": 新密钥, "previous": [旧密钥, ...], "subject": 主体密钥}} '
+        '(the pii_key password must be one key, or JSON with current, previous and subject keys)'
+    ),
+    "pii_keyring_no_subject": (
+        "pii_key 含旧密钥但未指定 subject：主体哈希必须继续使用最初的密钥 "
+        "(previous keys but no subject key: subjects must stay hashed with the first key; set subject to it)"
+    ),
+    "pii_key_unknown_id": (
+        "该值由密钥 {key_id} 加密，pii_key 中没有此密钥；请把它放回 previous，并运行 qianwei-hub rotate-key "
+        "(the value was sealed with key {key_id}, which pii_key no longer holds: put it back into previous "
+        "and run qianwei-hub rotate-key)"
+    ),
+    # --- qianwei-hub rotate-key (admin/rotate.py, store/reseal.py) ---
+    "rotate_help": "用 pii_key 的当前密钥重新加密交换库中的全部密封值 (re-seal every sealed value of the store with pii_key's current key)",
+    "rotate_check_help": "只统计，不修改 (count only, change nothing)",
+    "rotate_batch_help": "每批行数 (rows per batch)",
+    "rotate_heading": "密钥轮换：当前密钥 {key_id}，可解密的密钥 {key_ids} (key rotation: current key {key_id}; keys that open values: {key_ids})",
+    "rotate_column": "{column}：重新加密 {resealed} 个，已是当前密钥 {current} 个 ({column}: {resealed} re-sealed, {current} already current)",
+    "rotate_column_check": "{column}：待重新加密 {left} 个，已是当前密钥 {current} 个 ({column}: {left} to re-seal, {current} already current)",
+    "rotate_done": (
+        "交换库的全部密封值均已使用当前密钥 {key_id}；可从 pii_key 的 previous 中移除旧密钥（subject 保留） "
+        "(every sealed value of the store is under the current key {key_id}: the previous keys can be removed "
+        "from pii_key; keep subject)"
+    ),
+    "rotate_left": (
+        "仍有 {left} 个密封值未使用当前密钥，暂不要移除旧密钥；请再次运行 qianwei-hub rotate-key "
+        "({left} sealed values are not under the current key yet: keep the previous keys and run "
+        "qianwei-hub rotate-key again)"
+    ),
+    "rotate_failed": "密钥轮换中断，已完成的批次保留，可直接重新运行 (the rotation stopped; the batches done are kept, run it again)",
     # --- (end of: store TLS and pii_key rotation) ---
 }
 
@@ -611,6 +664,40 @@ LABELS: dict[str, str] = {
     "ui_requeue": "重新排队 re-queue",
     # --- lineage search and the page per run (web/lineage.py, web/run_view.py) ---
     # --- (end of: lineage search and the page per run) ---
+    # --- Airflow display names of the DAGs and tasks (runtime/schedule.py display_name, dags/) ---
+    # "中文 id": the Chinese name the zh-CN UI shows, then the DAG or task id that the docs, the
+    # alerts and the CLI use (the UI's search matches the display name, so the id stays findable).
+    "dag_ingest": "{department_zh}数据接收 ingest_{department}",
+    "dag_watch_inbox": "{department_zh}收件箱监视 watch_{department}_inbox",
+    "dag_merge_credit": "合并信用记录并认定红黑名单 merge_credit",
+    "dag_push_county": "推送县信用平台 push_county",
+    "dag_push_city": "推送市信用平台 push_city",
+    "dag_collect_city_receipts": "收取市平台回执 collect_city_receipts",
+    "dag_publicity_expiry": "撤下到期公示 publicity_expiry",
+    "dag_check_nightly_cycle": "夜间周期检查 check_nightly_cycle",
+    "dag_check_connections": "连接预检 check_connections",
+    "dag_housekeeping": "数据保留清理 housekeeping",
+    "task_take_files": "接收收件箱文件 take_{department}_files",
+    "task_take_pairs": "接收数据文件对 take_{department}_pairs",
+    "task_pull_api": "拉取接口数据 pull_{department}_api",
+    "task_any_new_records": "是否有新记录 any_new_records",
+    "task_announce_deliveries": "通知合并 announce_deliveries",
+    "task_wait_for_files": "等待文件 wait_for_files",
+    "task_announce_inbox": "通知接收 announce_inbox",
+    "task_merge_deliveries": "合并部门数据 merge_deliveries",
+    "task_derive_lists_and_profiles": "认定红黑名单与信用档案 derive_lists_and_profiles",
+    "task_any_new_versions": "是否有新版本 any_new_versions",
+    "task_announce_versions": "通知推送 announce_versions",
+    "task_push_county_batches": "推送县平台批次 push_county_batches",
+    "task_reconcile_county": "核对县平台记录 reconcile_county",
+    "task_push_city_files": "上传市平台文件 push_city_files",
+    "task_collect_receipts": "收取回执 collect_receipts",
+    "task_withdraw_expired_penalties": "撤下到期处罚公示 withdraw_expired_penalties",
+    "task_check_cycle_done": "检查夜间周期 check_cycle_done",
+    "task_check_every_connection": "逐一检查连接 check_every_connection",
+    "task_clean_hub_store": "清理交换库旧数据 clean_hub_store",
+    "task_clean_airflow_db": "清理调度元数据库 clean_airflow_db",
+    # --- (end of: Airflow display names of the DAGs and tasks) ---
 }
 
 # Chinese words that fill a placeholder inside a Chinese part whose gloss says the same in English

@@ -18,6 +18,8 @@ from hub_messages import text
 # Subcommand modules, in the order --help lists them.
 COMMANDS: tuple[str, ...] = (
     "check",
+    "replay",
+    "rotate",
 )
 
 

@@ -23,6 +23,7 @@ class SourceKind:
     """What every department with this ``source`` shares in its ingest DAG."""
 
     task_id: str  # with {department}
+    display: str  # its display name: the LABELS code, "中文 task id" with {department}
     body: str  # "module:function", called as function(department, context) -> XCom counts
     watched: bool  # also started by the office-hours watcher's inbox asset
     doc: str  # doc_md, with {department}, {label}, {connection}, {root}, {pattern}
@@ -78,17 +79,24 @@ A run with nothing new succeeds and does nothing.
 """
 
 SOURCES: dict[str, SourceKind] = {
-    "sftp_inbox": SourceKind("take_{department}_files", "credit_exchange.runtime.inbox:ingest_inbox",
+    "sftp_inbox": SourceKind("take_{department}_files", "task_take_files", "credit_exchange.runtime.inbox:ingest_inbox",
                              watched=True, doc=_INBOX_DOC),
-    "sftp_outbox_pairs": SourceKind("take_{department}_pairs", "credit_exchange.runtime.pboc:ingest_pboc",
+    "sftp_outbox_pairs": SourceKind("take_{department}_pairs", "task_take_pairs", "credit_exchange.runtime.pboc:ingest_pboc",
                                     watched=False, doc=_PAIRS_DOC),
-    "rest_api": SourceKind("pull_{department}_api", "credit_exchange.runtime.transport:pull_transport",
+    "rest_api": SourceKind("pull_{department}_api", "task_pull_api", "credit_exchange.runtime.transport:pull_transport",
                            watched=False, doc=_API_DOC),
 }
 
 
 def task_id(department: str, source: str) -> str:
     return SOURCES[source].task_id.format(department=department)
+
+
+def display_name(department: str, source: str) -> str:
+    """The take task's display name in the UI ("中文 task id", from the catalogue)."""
+    from hub_messages import text
+
+    return text(SOURCES[source].display, department=department)
 
 
 def doc_md(department: str, source: str, label: str, connection: str, root: str, pattern: str) -> str:

@@ -16,7 +16,15 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, RetryDecision, RetryPolicy, task
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    RetryDecision,
+    RetryPolicy,
+    task,
+)
 
 from hub_messages import text  # a small leaf of the standard library only: parsing stays cheap
 
@@ -38,6 +46,33 @@ def nightly_cycle() -> dict[str, str]:
     ingests = {f"ingest_{department}": NIGHTLY for department in config.departments()}
     return {**ingests, "merge_credit": NIGHTLY, "push_county": PUSH_CATCH_UP, "push_city": PUSH_CATCH_UP}
 
+
+
+# -- owners and display names (docs/operations.md, "Owners and names in the UI") ---------------
+# County IT runs the hub and answers its alerts: it owns every DAG. A department's own DAGs (its
+# ingest, its inbox watcher) are owned by the department's id as well, so the UI's owner filter
+# finds them and the list says whose feed a failing run is.
+HUB_OWNER = "county-it"
+
+
+def department_owner(department: str) -> str:
+    """The owner of a department's own DAGs: county IT, and the department."""
+    return f"{HUB_OWNER}, {department}"  # the form of Airflow's own DAG.owner (owners joined by ", ")
+
+
+def display_name(code: str, **params: Any) -> str:
+    """A DAG's or task's display name from the catalogue: "中文 id" (LABELS ``dag_*`` / ``task_*``)."""
+    return text(code, **params)
+
+
+def named(task_id: str, code: str | None = None, **params: Any) -> dict[str, Any]:
+    """``task_id`` and ``task_display_name`` for ``@task(...)``: the name is LABELS ``task_{code or task_id}``."""
+    return {"task_id": task_id, "task_display_name": display_name(f"task_{code or task_id}", **params)}
+
+
+def department_zh(label: str) -> str:
+    """The Chinese name of a department from its ``label`` in config/departments.yaml ("中文 (English)")."""
+    return label.split(" (", 1)[0].strip()
 
 
 # Data-aware scheduling: ingests announce new deliveries, merge announces new versions.
@@ -123,9 +158,11 @@ NETWORK_RETRIES = {
     "retry_policy": FAIL_FAST,
     "execution_timeout": TASK_LIMIT,
     "on_failure_callback": alert_on_failure,
+    "owner": HUB_OWNER,
 }
 # Tasks without network retries still alert when they fail, and still end.
-ALERTING = {"on_failure_callback": alert_on_failure, "retry_policy": FAIL_FAST, "execution_timeout": TASK_LIMIT}
+ALERTING = {"on_failure_callback": alert_on_failure, "retry_policy": FAIL_FAST, "execution_timeout": TASK_LIMIT,
+            "owner": HUB_OWNER}
 
 
 def versions_or_nightly() -> AssetOrTimeSchedule:
@@ -142,9 +179,23 @@ def nightly_or_inbox(department: str) -> AssetOrTimeSchedule:
     return AssetOrTimeSchedule(timetable=nightly(), assets=[inbox_asset(department)])
 
 
+# -- replaying a day (docs/operations.md, "Replaying a day") -------------------------------------
+# The run date of every DAG whose work depends on it (credit_exchange.timeutil.run_date): the
+# logical date in Asia/Shanghai, or this param when a run sets it (a backfill's --dag-run-conf,
+# "Trigger DAG w/ config" in the UI, `qianwei-hub replay`). JSON Schema's "date" format checks
+# that it is a real day; Airflow refuses a run whose conf fails it.
+REPLAY_DATE = "replay_date"
+
+
+def replay_params() -> dict[str, Param]:
+    return {REPLAY_DATE: Param(None, type=["null", "string"], format="date", title=text("param_replay_date_title"),
+                               description=text("param_replay_date"))}
+
+
 # What every DAG whose tasks reach the network passes to @dag besides its id, schedule, docs and tags.
 NETWORK_DAG_ARGS: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1,
-                                   "dagrun_timeout": RUN_LIMIT, "default_args": NETWORK_RETRIES}
+                                   "dagrun_timeout": RUN_LIMIT, "default_args": NETWORK_RETRIES,
+                                   "params": replay_params()}
 
 
 # -- pools: one per remote server or API, named after its connection ------------------------------
@@ -163,7 +214,7 @@ def pool(connection: str) -> str:
     return connection if connection in config.pools() else "default_pool"
 
 
-def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str) -> None:
+def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str, take_display_name: str) -> None:
     """The shape every ingest DAG shares, built inside its @dag function:
     take the feed (in the pool of its server) → any_new_records → announce_deliveries.
 
@@ -171,14 +222,14 @@ def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str) -> None:
     announcement, and so merge_credit, when nothing new was accepted.
     """
 
-    @task.short_circuit(task_id="any_new_records", retries=0, execution_timeout=SHORT_TASK_LIMIT)
+    @task.short_circuit(**named("any_new_records"), retries=0, execution_timeout=SHORT_TASK_LIMIT)
     def any_new(summary: dict[str, Any]) -> bool:
         # accepted_in_run: what an earlier, failed try of this run already committed (API pulls).
         return summary["accepted"] > 0 or summary.get("accepted_in_run", 0) > 0
 
-    @task(task_id="announce_deliveries", outlets=[DELIVERIES], retries=0, execution_timeout=SHORT_TASK_LIMIT)
+    @task(**named("announce_deliveries"), outlets=[DELIVERIES], retries=0, execution_timeout=SHORT_TASK_LIMIT)
     def announce() -> None:
         """Emits the deliveries asset so that merge_credit runs."""
 
-    take_task = task(pool=pool(connection))(take)
+    take_task = task(pool=pool(connection), task_display_name=take_display_name)(take)
     any_new(take_task()) >> announce()  # type: ignore[arg-type]  # an XComArg at authoring time

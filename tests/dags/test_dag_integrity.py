@@ -8,6 +8,7 @@ network all raise: a DAG that reads any of them at parse time fails here
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -48,7 +49,10 @@ PARSE = textwrap.dedent("""
                              "dagrun_timeout": d.dagrun_timeout.total_seconds() if d.dagrun_timeout else None,
                              "execution_timeout": {t.task_id: t.execution_timeout.total_seconds()
                                                    if t.execution_timeout else None for t in d.tasks},
-                             "retry_policy": sorted({type(t.retry_policy).__name__ for t in d.tasks})}
+                             "retry_policy": sorted({type(t.retry_policy).__name__ for t in d.tasks}),
+                             "display_name": d.dag_display_name, "owner": d.owner,
+                             "task_display_names": {t.task_id: t.task_display_name for t in d.tasks},
+                             "task_owners": {t.task_id: t.owner for t in d.tasks}}
                  for d in bag.dags.values()},
         "core_modules_imported": [m for m in heavy if m.startswith(("credit_exchange", "connectors"))
                                   and m not in {"credit_exchange", "credit_exchange.runtime.schedule",
@@ -145,3 +149,30 @@ def test_every_task_that_reaches_a_server_runs_in_that_servers_pool(airflow_db: 
     for server, departments in on_server.items():
         assert pools[server]["slots"] >= departments, server
     assert all(p["include_deferred"] is False for p in pools.values())
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_dag_and_task_has_a_chinese_display_name_and_an_owner(airflow_db: str) -> None:
+    """The UI ships zh-CN: every DAG and task shows "中文 id" (LABELS dag_* / task_*), and has an owner.
+
+    The id follows the Chinese, so the UI's search (it matches display names) still finds a DAG by
+    the id that the docs and the alerts use. County IT owns every DAG; a department's own DAGs name
+    the department too (docs/operations.md, "Owners and names in the UI").
+    """
+    dags = parse_dags(airflow_db)["dags"]
+    for dag_id, dag in dags.items():
+        chinese, _, shown_id = dag["display_name"].partition(" ")
+        assert CJK.search(chinese) and shown_id == dag_id, (dag_id, dag["display_name"])
+        owners = {o.strip() for o in dag["owner"].split(",")}
+        assert "county-it" in owners and "airflow" not in owners, (dag_id, dag["owner"])
+        for task_id, name in dag["task_display_names"].items():
+            chinese, _, shown_id = name.partition(" ")
+            assert CJK.search(chinese) and shown_id == task_id, (dag_id, task_id, name)
+            assert dag["task_owners"][task_id] == dag["owner"], (dag_id, task_id)
+    # A department's own DAGs carry its Chinese name (from config/departments.yaml) and its id as owner.
+    assert dags["ingest_market"]["display_name"] == "县市场监督管理局数据接收 ingest_market"
+    assert dags["ingest_pboc"]["owner"] == "county-it, pboc"
+    assert dags["watch_police_inbox"]["display_name"] == "县公安局收件箱监视 watch_police_inbox"
+    assert dags["merge_credit"]["owner"] == "county-it"

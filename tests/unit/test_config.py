@@ -13,7 +13,7 @@ from credit_exchange import config
 SHIPPED = Path(config.__file__).resolve().parent.parent / "config"
 
 
-@pytest.mark.parametrize("name", ["departments", "rules", "publication"])
+@pytest.mark.parametrize("name", ["departments", "rules", "publication", "retention"])
 def test_the_shipped_files_pass_their_schemas(name: str) -> None:
     config.load.cache_clear()
     assert isinstance(config.load(name), dict)

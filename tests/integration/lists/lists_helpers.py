@@ -132,3 +132,15 @@ class Hub:
     def version_count(self) -> int:
         with self.store.session() as s:
             return len(s.execute(select(RecordVersion.id)).all())
+
+
+def hub_for_dag_runs(tmp_path: Any, monkeypatch: Any, pii_key: str) -> tuple[Store, Hub]:
+    """A SQLite store and its Hub, with the connections a dag.test() run of the DAGs reads."""
+    from tests.helpers import connection_env
+
+    db = tmp_path / "exchange.db"
+    for k, v in connection_env(exchange_db={"conn_type": "sqlite", "host": str(db)},
+                               pii_key={"conn_type": "generic", "password": pii_key}).items():
+        monkeypatch.setenv(k, v)
+    store = Store(f"sqlite:///{db}")
+    return store, Hub(store, PiiVault(pii_key))

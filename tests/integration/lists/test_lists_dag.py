@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lists_helpers import Hub, org
+from lists_helpers import hub_for_dag_runs, org
 
-from credit_exchange.standard.crypto import PiiVault
-from credit_exchange.store import Store
 from credit_exchange.timeutil import LOCAL
 from tests import helpers
-from tests.helpers import connection_env
 
 
 def run(logical: datetime) -> dict[str, Any]:
@@ -25,12 +22,7 @@ def run(logical: datetime) -> dict[str, Any]:
 @pytest.mark.slow
 def test_merge_credit_derives_by_the_logical_date(airflow_db: str, monkeypatch: pytest.MonkeyPatch, pii_key: str,
                                                   tmp_path: Path) -> None:
-    db = tmp_path / "exchange.db"
-    for k, v in connection_env(exchange_db={"conn_type": "sqlite", "host": str(db)},
-                               pii_key={"conn_type": "generic", "password": pii_key}).items():
-        monkeypatch.setenv(k, v)
-    store = Store(f"sqlite:///{db}")
-    hub = Hub(store, PiiVault(pii_key))
+    store, hub = hub_for_dag_runs(tmp_path, monkeypatch, pii_key)
     who = org(1)
     hub.put("payment_risk_event", "E-1", who, event_date="2025-01-10", risk_level="高", action_taken="终止服务")
 

@@ -1,0 +1,59 @@
+"""``qianwei-hub rotate-key``: re-seal the whole store under pii_key's current key.
+
+The steps of a rotation (docs/operations.md, "Rotating pii_key"): write the new key ring into the
+``pii_key`` connection (``current`` the new key, ``previous`` the old one, ``subject`` the first
+key), run this command until it says every value is current, then remove the old key from
+``previous``. Batched, resumable and safe to rerun (``credit_exchange.store.reseal``); works on
+SQLite and PostgreSQL alike. Exit status 0 when every sealed value is current, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from hub_messages import text
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("rotate-key", help=text("rotate_help"), description=text("rotate_help"))
+    parser.add_argument("--check", action="store_true", help=text("rotate_check_help"))
+    parser.add_argument("--batch-size", type=int, default=500, help=text("rotate_batch_help"))
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from credit_exchange.standard.crypto import PiiVault
+    from credit_exchange.standard.pii import safe_text
+    from credit_exchange.store.db import Store
+    from credit_exchange.store.reseal import ColumnCount, reseal_store
+
+    def show(count: ColumnCount) -> None:
+        if args.check:
+            print(text("rotate_column_check", column=count.column, left=count.left, current=count.current))
+        else:
+            print(text("rotate_column", column=count.column, resealed=count.resealed, current=count.current))
+
+    try:
+        vault = PiiVault.from_conn_id()
+        store = Store.from_conn_id()
+    except Exception as exc:  # noqa: BLE001 - a clear line and a non-zero exit, never a bare traceback
+        print(text("rotate_failed") + ": " + safe_text(str(exc)), file=sys.stderr)
+        return 1
+    try:
+        print(text("rotate_heading", key_id=vault.current_key_id, key_ids=", ".join(vault.key_ids)))
+        if not args.check:
+            reseal_store(store, vault, batch_size=max(1, args.batch_size), progress=show)
+        left = sum(c.left for c in reseal_store(store, vault, batch_size=max(1, args.batch_size), check_only=True,
+                                                progress=show if args.check else None))
+    except Exception as exc:  # noqa: BLE001
+        print(text("rotate_failed") + ": " + safe_text(str(exc)), file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    if left:
+        print(text("rotate_left", left=left))
+        return 1
+    print(text("rotate_done", key_id=vault.current_key_id))
+    return 0
