@@ -17,6 +17,7 @@ from hub_messages import text
 
 # Subcommand modules, in the order --help lists them.
 COMMANDS: tuple[str, ...] = (
+    "lineage",
 )
 
 
