@@ -73,8 +73,9 @@ def classify(query: str) -> tuple[str, ...]:
     m = _RECORD_ID.match(q)
     if m and (m["dept"] in config.departments() or m["dept"] == DERIVED_PREFIX):
         return ("record",)
-    upper = q.upper()
-    kinds = tuple(kind for kind, shape in (("uscc", _USCC), ("id_number", _ID_NUMBER)) if shape.match(upper))
+    # A USCC has upper-case letters only (lower case is an error of the code); an ID number's X may be either.
+    kinds = tuple(kind for kind, shape, value in (("uscc", _USCC, q), ("id_number", _ID_NUMBER, q.upper()))
+                  if shape.match(value))
     return kinds or ("file", "dept_record")
 
 
@@ -235,7 +236,7 @@ def lineage(s: Session, query: str, vault: PiiVault | None) -> dict[str, Any]:
         if kind == "record":
             found = _known_record_ids(s, [q])
         elif kind == "uscc":
-            found = _record_ids_of_subjects(s, [q.upper()])
+            found = _record_ids_of_subjects(s, [q])
         elif kind == "id_number":
             if vault is None:
                 notes.append(text("lineage_needs_key"))
