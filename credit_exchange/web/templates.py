@@ -27,7 +27,8 @@ BASE = """<!doctype html>
  td.warn a,td.warn{color:#b91c1c;font-weight:600} .muted{color:#9aa5b1}
  .meta{color:#616e7c;font-size:.85rem} .msg{padding:.6rem .8rem;border-radius:4px;margin:.8rem 0}
  .ok{background:#e3f9e5} .err{background:#ffe3e3} form.inline{display:inline;margin:0}
- button{cursor:pointer}
+ button{cursor:pointer} td.path{min-width:14rem;word-break:break-all}
+ form.search{margin:.6rem 0} form.search input{margin:0 .4rem}
 </style></head><body>
 {% block body %}{% endblock %}
 </body></html>
@@ -187,20 +188,22 @@ FILE_MACROS = """
 {%- if dag_id and run_id -%}<a href="run?dag_id={{ dag_id|urlencode }}&amp;run_id={{ run_id|urlencode }}">{{ dag_id }} / {{ run_id }}</a>
 {%- elif run_id -%}{{ run_id }}{%- else -%}<span class="muted">—</span>{%- endif -%}
 {%- endmacro %}
-{% macro file_head() -%}
-<tr><th>{{ gloss("ui_department") }}</th><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_received_at") }}</th>
- <th>{{ gloss("ui_status") }}</th><th>{{ gloss("ui_stored_path") }}</th><th>{{ gloss("ui_run") }}</th>
+{% macro file_head(with_run=True) -%}
+<tr><th>{{ gloss("ui_department") }}</th><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_status") }}</th>
  <th>{{ gloss("ui_total") }}</th><th>{{ gloss("ui_accepted") }}</th><th>{{ gloss("ui_rejected") }}</th>
- <th>{{ gloss("ui_unchanged") }}</th><th>{{ gloss("ui_stale") }}</th><th>{{ gloss("ui_receipt") }}</th></tr>
+ <th>{{ gloss("ui_unchanged") }}</th><th>{{ gloss("ui_stale") }}</th><th>{{ gloss("ui_receipt") }}</th>
+ <th>{{ gloss("ui_received_at") }}</th><th>{{ gloss("ui_stored_path") }}</th>
+ {%- if with_run %}<th>{{ gloss("ui_run") }}</th>{% endif %}</tr>
 {%- endmacro %}
-{% macro file_row(f, receipt) -%}
-<tr data-file="{{ f.name }}"><td>{{ f.department }}</td><td>{{ f.name }}</td><td>{{ f.received_at }}</td>
+{% macro file_row(f, receipt, with_run=True) -%}
+<tr data-file="{{ f.name }}"><td>{{ f.department }}</td><td>{{ f.name }}</td>
  <td data-field="status">{{ f.status }}{% if f.error_code %}<br><span class="gloss">{{ f.error_code }}: {{ f.reason or "" }}</span>{% endif %}</td>
- <td>{{ f.stored_path or "" }}</td><td>{{ run_link(f.dag_id, f.run_id) }}</td>
  <td class="num" data-field="total">{{ f.total }}</td><td class="num" data-field="accepted">{{ f.accepted }}</td>
  <td class="num" data-field="rejected">{{ f.rejected }}</td><td class="num" data-field="unchanged">{{ f.unchanged }}</td>
  <td class="num" data-field="stale">{{ f.stale }}</td>
- <td data-field="receipt">{% if receipt %}{{ receipt.status }}<br><span class="gloss">{{ receipt.written_to or "" }}</span>{% else %}<span class="muted">—</span>{% endif %}</td></tr>
+ <td data-field="receipt">{% if receipt %}{{ receipt.status }}{% else %}<span class="muted">—</span>{% endif %}</td>
+ <td>{{ f.received_at }}</td><td class="path">{{ f.stored_path or "" }}</td>
+ {%- if with_run %}<td>{{ run_link(f.dag_id, f.run_id) }}</td>{% endif %}</tr>
 {%- endmacro %}
 {% macro rejects_table(rows, id) -%}
 <table id="{{ id }}">
@@ -311,12 +314,12 @@ RUN = """{% extends "base" %}
 <div class="msg {{ 'ok' if r.found else 'err' }}" id="run-message">{{ r.message }}</div>
 {% if r.files %}
 <h2>{{ gloss("ui_run_files") }}</h2>
-<table id="run-files">{{ m.file_head() }}
-{% for f in r.files %}{{ m.file_row(f, f.receipt) }}{% endfor %}
-<tr id="run-totals"><th colspan="6">{{ gloss("ui_total") }}</th>
+<table id="run-files">{{ m.file_head(with_run=False) }}
+{% for f in r.files %}{{ m.file_row(f, f.receipt, with_run=False) }}{% endfor %}
+<tr id="run-totals"><th colspan="3">{{ gloss("ui_total") }}</th>
  <td class="num" data-field="total">{{ r.totals.total }}</td><td class="num" data-field="accepted">{{ r.totals.accepted }}</td>
  <td class="num" data-field="rejected">{{ r.totals.rejected }}</td><td class="num" data-field="unchanged">{{ r.totals.unchanged }}</td>
- <td class="num" data-field="stale">{{ r.totals.stale }}</td><td></td></tr>
+ <td class="num" data-field="stale">{{ r.totals.stale }}</td><td colspan="3"></td></tr>
 </table>
 {% endif %}
 {% if r.rejects %}

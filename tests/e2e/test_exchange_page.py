@@ -115,7 +115,8 @@ class DevTools:
     def __init__(self, ws_url: str) -> None:
         from websockets.sync.client import connect
 
-        self.ws = connect(ws_url, max_size=None, open_timeout=10)
+        # legacy=True: websockets 17 warns on a connection used outside a `with`; this one lives with the object.
+        self.ws = connect(ws_url, max_size=None, open_timeout=10, legacy=True)
         self.next_id = 0
 
     def __call__(self, method: str, **params: Any) -> dict[str, Any]:
