@@ -10,11 +10,7 @@ and reads the view inside the UI's frame; the screenshot lands in the test's tmp
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,22 +23,20 @@ from credit_exchange.timeutil import LOCAL
 from hub_messages import text
 from sandbox.market_files import break_record, good_records, market_xml
 from tests import helpers
-from tests.e2e import test_exchange_page
+from tests.e2e import test_exchange_page, test_market_to_county
 from tests.e2e.test_exchange_page import (
-    START_TIMEOUT,
     DevTools,
-    free_port,
+    airflow_api_server,
     goto,
     http_status,
     login,
     screenshot,
-    stop,
     wait_for,
 )
-from tests.helpers import REPO, connection_env, county_conn
 
-# The headless Chromium fixture of the Exchange page test, registered here too.
+# Fixtures of the Exchange page test (headless Chromium) and of the market path (the connections), used here too.
 browser = test_exchange_page.browser
+hub_env = test_market_to_county.hub_env
 AT = datetime(2026, 11, 28, 23, 10, tzinfo=LOCAL)
 RUN = datetime(2026, 11, 29, 1, 30, tzinfo=LOCAL)
 NAME = "MARKET_PENALTY_20261128_001.xml"
@@ -50,17 +44,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def ingest_run(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, inbox: Any, county: Any,
-               pii_key: str, tmp_path: Path) -> str:
+def ingest_run(hub_env: Path, inbox: Any) -> str:
     """One real ingest_market run over a file of six penalties, one with a broken USCC; its run id."""
-    env = connection_env(
-        inbox_sftp=inbox_server.airflow_connection(),
-        county_platform=county_conn(county),
-        exchange_db={"conn_type": "sqlite", "host": str(tmp_path / "exchange.db")},
-        pii_key={"conn_type": "generic", "password": pii_key},
-    )
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
     recs = good_records("PENALTY", AT.date(), 6)
     recs[2] = break_record("PENALTY", recs[2], "uscc_checksum", AT.date())
     inbox.upload_atomic(market_xml("PENALTY", recs, AT), f"/market/inbox/{NAME}")
@@ -71,33 +56,9 @@ def ingest_run(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: A
 
 @pytest.fixture
 def api_server(tmp_path: Path, ingest_run: str) -> Iterator[dict[str, Any]]:
-    """``airflow api-server`` on a free loopback port, on the metadata database the run was written to."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    password = secrets.token_urlsafe(12)
-    (tmp_path / "passwords.json").write_text(json.dumps({"admin": password}))
-    env = {
-        **os.environ,
-        # This checkout's code, whatever the virtualenv's editable install points at.
-        "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}".rstrip(os.pathsep),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
-        "AIRFLOW__API__BASE_URL": base + "/",
-    }
-    log = tmp_path / "api-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "api-server", "-H", "127.0.0.1",
-                                 "-p", str(port), "-w", "1"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=tmp_path, start_new_session=True)
-    try:
-        wait_for("api-server", lambda: http_status(base + "/api/v2/monitor/health") == 200, START_TIMEOUT, proc, log)
-        yield {"base": base, "password": password, "log": log}
-    finally:
-        stop(proc)
+    """The API server on the metadata database the run was written to; the connections from ``hub_env``."""
+    with airflow_api_server(tmp_path, {}) as server:
+        yield server
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -9,17 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.integration.ui import lineage_scenario as sc
 from tests.integration.ui.conftest import make_token
-from tests.integration.ui.lineage_scenario import (
-    FILE_1,
-    FILE_2,
-    INGEST,
-    PERSON_ID,
-    PUSH,
-    PUSH_1,
-    RUN_1,
-    lineage_nights,
-)
 
 P = "/qianwei-exchange"
 
@@ -28,7 +19,7 @@ P = "/qianwei-exchange"
 def nights(inbox: Any, store: Any, vault: Any, county_client: Any, pii_key: str,
            monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("AIRFLOW_CONN_PII_KEY", json.dumps({"conn_type": "generic", "password": pii_key}))
-    return lineage_nights(inbox, store, vault, county_client)
+    return sc.lineage_nights(inbox, store, vault, county_client)
 
 
 @pytest.fixture
@@ -60,8 +51,8 @@ def test_the_plugin_adds_a_tab_to_every_dag_run_page() -> None:
     assert re.search(r"[\u4e00-\u9fff]", view["name"]) and "Exchange" in view["name"]
 
 
-@pytest.mark.parametrize("path", ["/lineage?q=x", "/api/lineage?q=x", f"/run?dag_id={INGEST}&run_id=r",
-                                  f"/api/run?dag_id={INGEST}&run_id=r"])
+@pytest.mark.parametrize("path", ["/lineage?q=x", "/api/lineage?q=x", f"/run?dag_id={sc.INGEST}&run_id=r",
+                                  f"/api/run?dag_id={sc.INGEST}&run_id=r"])
 def test_lineage_and_run_pages_refuse_a_request_without_a_valid_token(client: Any, store: Any, path: str) -> None:
     assert client.get(P + path).status_code == 401
     tampered = make_token("admin", "ADMIN")[:-4] + "AAAA"
@@ -79,22 +70,22 @@ def test_lineage_search_by_record_id_on_the_page_and_as_json(admin: Any, nights:
     r = admin.get(P + "/lineage", params={"q": nights["org"]})
     assert r.status_code == 200, r.text
     html = r.text
-    assert f'data-record="{nights["org"]}"' in html and FILE_1 in html and FILE_2 in html
+    assert f'data-record="{nights["org"]}"' in html and sc.FILE_1 in html and sc.FILE_2 in html
     assert ">stale<" in html and "qwhub-county-" in html
     # The run that took the file links to its run view.
-    assert f'href="run?dag_id={INGEST}&amp;run_id={quote(RUN_1, safe="")}"' in html
+    assert f'href="run?dag_id={sc.INGEST}&amp;run_id={quote(sc.RUN_1, safe="")}"' in html
     a = admin.get(P + "/api/lineage", params={"q": nights["org"]}).json()
     assert a["matched"] == ["record"] and [d["outcome"] for d in a["records"][0]["deliveries"]] == [
         "accepted", "accepted", "stale"]
 
 
 def test_lineage_search_by_id_number_shows_it_masked(admin: Any, nights: Any) -> None:
-    r = admin.get(P + "/lineage", params={"q": PERSON_ID})
+    r = admin.get(P + "/lineage", params={"q": sc.PERSON_ID})
     assert r.status_code == 200
     assert nights["person"] in r.text and "511123********1230" in r.text
-    assert PERSON_ID not in r.text
-    j = admin.get(P + "/api/lineage", params={"q": PERSON_ID})
-    assert j.json()["matched"] == ["id_number"] and PERSON_ID not in j.text
+    assert sc.PERSON_ID not in r.text
+    j = admin.get(P + "/api/lineage", params={"q": sc.PERSON_ID})
+    assert j.json()["matched"] == ["id_number"] and sc.PERSON_ID not in j.text
 
 
 def test_lineage_search_for_something_unknown_says_so(admin: Any, nights: Any) -> None:
@@ -103,19 +94,19 @@ def test_lineage_search_for_something_unknown_says_so(admin: Any, nights: Any) -
 
 
 def test_the_run_view_shows_files_counts_rejects_and_receipts(admin: Any, nights: Any) -> None:
-    r = admin.get(run_url(INGEST, RUN_1))
+    r = admin.get(run_url(sc.INGEST, sc.RUN_1))
     assert r.status_code == 200, r.text
     html = r.text
-    assert f'<tr data-file="{FILE_1}">' in html and FILE_2 not in html
+    assert f'<tr data-file="{sc.FILE_1}">' in html and sc.FILE_2 not in html
     assert [field(html, "run-totals", k) for k in ("total", "accepted", "rejected", "unchanged", "stale")] == [
         "4", "3", "1", "0", "0"]
     assert 'id="run-rejects"' in html and "uscc_checksum" in html and "partially_accepted" in html
-    j = admin.get(run_url(INGEST, RUN_1, api=True)).json()
+    j = admin.get(run_url(sc.INGEST, sc.RUN_1, api=True)).json()
     assert j["found"] and j["files"][0]["receipt"]["status"] == "partially_accepted"
 
 
 def test_the_run_view_of_a_push_lists_its_batches(admin: Any, nights: Any) -> None:
-    html = admin.get(run_url(PUSH, PUSH_1)).text
+    html = admin.get(run_url(sc.PUSH, sc.PUSH_1)).text
     assert 'id="run-batches"' in html and "qwhub-county-" in html and "done 3" in html
 
 
