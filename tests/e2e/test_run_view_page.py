@@ -18,7 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import select
 
+from credit_exchange.store import ReceivedFile, Store
 from credit_exchange.timeutil import LOCAL
 from hub_messages import text
 from sandbox.market_files import break_record, good_records, market_xml
@@ -51,6 +53,14 @@ def ingest_run(hub_env: Path, inbox: Any) -> str:
     inbox.upload_atomic(market_xml("PENALTY", recs, AT), f"/market/inbox/{NAME}")
     dr, states = helpers.run_dag("ingest_market", RUN)
     assert dr.state == "success", states
+    # The task itself recorded which run took the file (the view must not rely on its fallback for old rows).
+    store = Store(f"sqlite:///{hub_env}", migrate_now=False)
+    try:
+        with store.session() as s:
+            taken = s.execute(select(ReceivedFile.dag_id, ReceivedFile.run_id).where(ReceivedFile.name == NAME)).one()
+    finally:
+        store.dispose()
+    assert tuple(taken) == ("ingest_market", dr.run_id)
     return str(dr.run_id)
 
 
