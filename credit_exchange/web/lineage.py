@@ -36,6 +36,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from credit_exchange import config
+from credit_exchange.merge.versioning import DERIVED_DEPARTMENT
 from credit_exchange.standard.crypto import PiiVault
 from credit_exchange.standard.fields import SCHEMAS_DIR
 from credit_exchange.standard.pii import mask_id_number, mask_obj, safe_text
@@ -64,14 +65,13 @@ KINDS = ("record", "uscc", "id_number", "file", "dept_record")
 _RECORD_ID = re.compile(r"^(?P<dept>[a-z][a-z0-9_]*):(?P<type>[a-z][a-z0-9_]*):(?P<id>.+)$")
 _USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 _ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")
-DERIVED_PREFIX = "hub"
 
 
 def classify(query: str) -> tuple[str, ...]:
     """Which kinds of thing ``query`` may be, by its shape (more than one: all are searched)."""
     q = query.strip()
     m = _RECORD_ID.match(q)
-    if m and (m["dept"] in config.departments() or m["dept"] == DERIVED_PREFIX):
+    if m and (m["dept"] in config.departments() or m["dept"] == DERIVED_DEPARTMENT):
         return ("record",)
     # A USCC has upper-case letters only (lower case is an error of the code); an ID number's X may be either.
     kinds = tuple(kind for kind, shape, value in (("uscc", _USCC, q), ("id_number", _ID_NUMBER, q.upper()))
