@@ -529,6 +529,38 @@ CATALOGUE: dict[str, str] = {
     # ================================================================ admin subcommands: status, alerts, requeue, resend (credit_exchange/admin/)
     # --- (end of: admin subcommands: status, alerts, requeue, resend) ---
     # ================================================================ lineage and the page per run (credit_exchange/web/lineage.py, web/run_view.py)
+    # --- lineage search (web/lineage.py; the page's search and `qianwei-hub lineage`) ---
+    "lineage_empty_query": (
+        "请输入记录编号、统一社会信用代码、身份证号码或文件名 "
+        "(give a record id, a USCC, an ID number or a file name)"
+    ),
+    "lineage_not_found": (
+        "未找到“{query}”，已按{searched_zh}查询；请核对后重试，或改用文件名、记录编号查询 "
+        "(nothing found for {query}, searched as {searched}: check the value, or search by file name or record id)"
+    ),
+    "lineage_found": "找到 {records} 条记录、{files} 个文件，匹配：{matched_zh} ({records} records and {files} files found, matched as {matched})",
+    "lineage_needs_key": (
+        "按身份证号码查询需要个人信息密钥（pii_key 连接），未按身份证号码查询 "
+        "(searching by ID number needs the pii_key connection: not searched by ID number)"
+    ),
+    "lineage_cli_help": (
+        "显示一条记录、一个主体或一个文件的来龙去脉：来源文件与位置、版本、拒收原因、推送与回执 "
+        "(show where a record, a subject or a file came from and went to: files, positions, versions, rejects, pushes, receipts)"
+    ),
+    "lineage_cli_json": "以 JSON 输出（与信用交换页面的接口相同） (print the JSON answer the Exchange page's API gives)",
+    "lineage_store_unopened": (
+        "无法打开交换库，请检查 exchange_db 连接 (cannot open the hub's store: check the exchange_db connection)"
+    ),
+    # --- the page per run (web/lineage.py run_view, the dag run's tab in the Airflow UI) ---
+    "run_found": (
+        "本次运行接收 {files} 个文件，发送 {batches} 个县平台批次、{city_files} 个市平台文件 "
+        "(this run took {files} files and sent {batches} county batches and {city_files} city files)"
+    ),
+    "run_nothing": (
+        "交换库中没有该运行的记录：它未接收或发送数据，或运行于交换库记录运行编号之前 "
+        "(the store holds nothing for this run: it took and sent nothing, or ran before the store recorded runs)"
+    ),
+    "run_missing_ids": "缺少 dag_id 或 run_id 参数 (dag_id and run_id are required)",
     # --- (end of: lineage and the page per run) ---
     # ================================================================ metrics (credit_exchange/runtime/metrics.py)
     # --- (end of: metrics) ---
@@ -663,6 +695,52 @@ LABELS: dict[str, str] = {
     "ui_resend": "重新推送 re-send",
     "ui_requeue": "重新排队 re-queue",
     # --- lineage search and the page per run (web/lineage.py, web/run_view.py) ---
+    "ui_run_tab": "信用交换 Exchange: this run",
+    "lineage_kind_record": "记录编号 record id",
+    "lineage_kind_uscc": "统一社会信用代码 USCC",
+    "lineage_kind_id_number": "身份证号码 ID number",
+    "lineage_kind_file": "文件名 file name",
+    "lineage_kind_dept_record": "部门记录编号 department's record id",
+    "ui_lineage": "数据溯源 Lineage",
+    "ui_lineage_search": "溯源查询 Lineage search",
+    "ui_lineage_hint": "记录编号、统一社会信用代码、身份证号码或文件名 record id, USCC, ID number or file name",
+    "ui_search": "查询 search",
+    "ui_record": "记录 record",
+    "ui_current": "当前版本 current version",
+    "ui_deliveries": "接收经过 deliveries",
+    "ui_versions": "枢纽版本 hub versions",
+    "ui_county_pushes": "县平台推送 county platform pushes",
+    "ui_city_state": "市平台状态 city platform state",
+    "ui_receipt": "回执 receipt",
+    "ui_run": "运行 Airflow run",
+    "ui_received_at": "接收时间 received",
+    "ui_status": "状态 status",
+    "ui_stored_path": "存放位置 stored at",
+    "ui_ordinal": "序号 record no.",
+    "ui_outcome": "结果 outcome",
+    "ui_hub_version": "枢纽版本 hub version",
+    "ui_dept_version": "部门版本 department version",
+    "ui_op": "操作类型 op",
+    "ui_batch": "批次 batch",
+    "ui_batch_status": "批次状态 batch status",
+    "ui_answer": "平台答复 platform answer",
+    "ui_time": "时间 time",
+    "ui_dept_record_id": "部门记录编号 department's record id",
+    "ui_records_in_file": "文件中的记录 records in the file",
+    "ui_run_view": "本次运行 This run",
+    "ui_run_files": "接收的文件 files taken",
+    "ui_run_rejects": "被拒记录及原因 rejects and their reasons",
+    "ui_run_batches": "县平台批次 county batches",
+    "ui_run_city_files": "市平台文件 city platform files",
+    "ui_total": "合计 total",
+    "ui_accepted": "接收 accepted",
+    "ui_rejected": "拒收 rejected",
+    "ui_unchanged": "未变 unchanged",
+    "ui_stale": "过期 stale",
+    "ui_records_count": "记录数 records",
+    "ui_attempts": "发送次数 attempts",
+    "ui_record_outcomes": "记录结果 record outcomes",
+    "ui_shown_first": "仅显示前{count}条 first {count} shown",
     # --- (end of: lineage search and the page per run) ---
     # --- Airflow display names of the DAGs and tasks (runtime/schedule.py display_name, dags/) ---
     # "中文 id": the Chinese name the zh-CN UI shows, then the DAG or task id that the docs, the

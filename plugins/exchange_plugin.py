@@ -8,6 +8,12 @@ request from the ``exchange_db`` connection. Every route checks the user's
 Airflow token itself (plugin endpoints are not behind Airflow's login).
 Restart the API server after changing this plugin.
 
+A second external view is a tab of every dag run's page (``destination: "dag_run"``): the UI
+replaces ``{DAG_ID}`` and ``{RUN_ID}`` in its ``href`` (URL-encoded) and shows the page per run,
+``/qianwei-exchange/run``, in a frame: the files that run took, its counts, rejects, batches,
+city files and receipts. The UI resolves the relative ``href`` against its ``<base href>`` (the
+API server's base URL), so it works behind a proxy that adds a path too.
+
 Its listeners mask personal data in every log line of every task process
 (``credit_exchange.runtime.logmask``), from the moment the task starts running, and log each
 task's peak memory at its end (``credit_exchange.runtime.resources``).
@@ -21,7 +27,11 @@ from typing import Any
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
 
+from hub_messages import text
+
 URL_PREFIX = "/qianwei-exchange"
+# Query parameters, not path segments: a run id may hold "/", which the UI encodes and routing would split.
+RUN_VIEW_HREF = URL_PREFIX.lstrip("/") + "/run?dag_id={DAG_ID}&run_id={RUN_ID}"
 
 
 class _LazyApp:
@@ -74,7 +84,6 @@ def _log_usage(ti: Any, state: str) -> None:
     import logging
 
     from credit_exchange.runtime.resources import record, task_usage
-    from hub_messages import text
 
     usage = task_usage(ti.dag_id, ti.run_id, ti.task_id, int(getattr(ti, "try_number", 0) or 0), state)
     logging.getLogger("credit_exchange.resources").info(text(
@@ -96,5 +105,12 @@ class QianweiExchangePlugin(AirflowPlugin):
             "destination": "nav",
             "category": "browse",
             "url_route": "qianwei-exchange",
+        },
+        {
+            # The tab on each dag run's page (Airflow UI route dags/{dag}/runs/{run}/plugin/qianwei-exchange-run).
+            "name": text("ui_run_tab"),
+            "href": RUN_VIEW_HREF,
+            "destination": "dag_run",
+            "url_route": "qianwei-exchange-run",
         },
     ]

@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "check",
     "replay",
     "rotate",
+    "lineage",
 )
 
 

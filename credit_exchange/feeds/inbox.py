@@ -162,13 +162,14 @@ class InboxIngest:
 
     def __init__(self, feed: Feed, inbox: Inbox, store: Store, vault: PiiVault, today: date,
                  run_id: str | None = None, validator: RecordValidator | None = None,
-                 owner: Owner | None = None) -> None:
+                 owner: Owner | None = None, dag_id: str | None = None) -> None:
         self.feed = feed
         self.inbox = inbox
         self.store = store
         self.vault = vault
         self.today = today
         self.run_id = run_id
+        self.dag_id = dag_id
         self.validator = validator or get_validator(today)
         # The pipeline's worker builds its own validator for the run date: only the default one.
         self._pipeline_ok = validator is None
@@ -412,7 +413,8 @@ class InboxIngest:
 
     def _register(self, name: str, size: int | None) -> int:
         with self.store.session() as s:
-            return ReceivedUnit.open(s, self.feed, name, size=size, run_id=self.run_id).file_id
+            return ReceivedUnit.open(s, self.feed, name, size=size, run_id=self.run_id,
+                                     dag_id=self.dag_id).file_id
 
     # -- one file ------------------------------------------------------------------------
     def _read(self, file_id: int, name: str, size: int | None, kind: str = "file") -> None:

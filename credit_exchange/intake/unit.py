@@ -37,10 +37,11 @@ class ReceivedUnit:
     @classmethod
     def open(cls, s: Session, feed: Feed, name: str, *, size: int | None, run_id: str | None,
              received_at: datetime | None = None, sha256: str | None = None, stored_path: str | None = None,
-             ) -> ReceivedUnit:
-        """A new ledger row, ``processing`` until the unit's outcome is written."""
+             dag_id: str | None = None) -> ReceivedUnit:
+        """A new ledger row, ``processing`` until the unit's outcome is written; ``dag_id`` and
+        ``run_id`` name the Airflow run that takes it (the page per run reads them)."""
         row = ReceivedFile(department=feed.department, name=name, size=size, sha256=sha256, status="processing",
-                           received_at=received_at or now_local(), run_id=run_id, finished=False,
+                           received_at=received_at or now_local(), dag_id=dag_id, run_id=run_id, finished=False,
                            stored_path=stored_path, attempts=0)
         s.add(row)
         s.flush()

@@ -15,6 +15,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def dag_id_of(context: dict[str, Any]) -> str | None:
+    """The DAG id of a task's context (the store keeps it with the run id: run ids repeat across DAGs)."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag_run"), "dag_id", None) \
+        or getattr(context.get("dag"), "dag_id", None)
+    return str(dag_id) if dag_id else None
+
+
 @contextmanager
 def hub_store() -> Iterator[Any]:
     """The store from ``exchange_db``; on the way out, alerts raised by the task go to the channels."""

@@ -19,7 +19,7 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from connectors.sftp import SftpConnector
     from credit_exchange import config
     from credit_exchange.feeds.pboc.source import PbocIngest
-    from credit_exchange.runtime import hub_store
+    from credit_exchange.runtime import dag_id_of, hub_store
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.store.claims import Owner
     from credit_exchange.timeutil import run_date
@@ -27,7 +27,7 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     feed = config.feed(department)
     vault = PiiVault.from_conn_id()
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as outbox:
-        summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"),
+        summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"), dag_id=dag_id_of(context),
                              owner=Owner.of_context(context)).run()
     result = summary.as_xcom()
     if summary.corrupt:

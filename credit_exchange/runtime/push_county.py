@@ -18,11 +18,12 @@ def _client() -> Any:
 
 def push_county(context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange.publish.county.push import CountyPusher
-    from credit_exchange.runtime import hub_store
+    from credit_exchange.runtime import dag_id_of, hub_store
     from credit_exchange.standard.crypto import PiiVault
 
     with hub_store() as store:
-        return CountyPusher(store, PiiVault.from_conn_id(), _client()).run().as_xcom()
+        return CountyPusher(store, PiiVault.from_conn_id(), _client(), dag_id=dag_id_of(context),
+                            run_id=context.get("run_id")).run().as_xcom()
 
 
 def reconcile_county(context: dict[str, Any]) -> dict[str, Any]:

@@ -160,18 +160,19 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def from_conn_id(cls, conn_id: str = "exchange_db") -> Store:
+    def from_conn_id(cls, conn_id: str = "exchange_db", *, migrate_sqlite: bool = True) -> Store:
         """The store of a task or the page.
 
-        A SQLite store (the demo, one machine) migrates itself on open. A PostgreSQL store (a
-        deployment, a cluster) is migrated once, explicitly, by the init step
-        (``python -m credit_exchange.store migrate``); a task only checks the revision, so four
-        ingests starting in the same minute never race a migration.
+        A SQLite store (the demo, one machine) migrates itself on open, unless ``migrate_sqlite``
+        is false (a reading admin command). A PostgreSQL store (a deployment, a cluster) is
+        migrated once, explicitly, by the init step (``python -m credit_exchange.store migrate``);
+        a task only checks the revision, so four ingests starting in the same minute never race a
+        migration.
         """
         from credit_exchange.airflow_conn import get_connection
 
         url = sqlalchemy_url(get_connection(conn_id))
-        if url.startswith("sqlite"):
+        if url.startswith("sqlite") and migrate_sqlite:
             return cls(url)
         store = cls(url, migrate_now=False)
         try:

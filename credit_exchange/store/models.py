@@ -86,11 +86,14 @@ class ReceivedFile(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     stale: Mapped[int] = mapped_column(Integer, default=0)
+    # the Airflow dag run that took the unit (run ids repeat across DAGs: both are needed)
+    dag_id: Mapped[str | None] = mapped_column(String(250))
     run_id: Mapped[str | None] = mapped_column(String(255))
     # tries that stopped on a transient error (connection, store); past a limit the unit is refused
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (Index("ix_received_files_dept_name", "department", "name", "sha256"),)
+    __table_args__ = (Index("ix_received_files_dept_name", "department", "name", "sha256"),
+                      Index("ix_received_files_dag_run", "dag_id", "run_id"))
 
 
 class Claim(Base):
@@ -235,6 +238,10 @@ class Batch(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(LocalTime())
     completed_at: Mapped[datetime | None] = mapped_column(LocalTime())
+    # the Airflow dag run that prepared the batch (a resend in a later run keeps it)
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (Index("ix_batches_dag_run", "dag_id", "run_id"),)
 
 
 class Receipt(Base):
@@ -401,3 +408,7 @@ class CityFile(Base):
     created_at: Mapped[datetime] = mapped_column(LocalTime())
     uploaded_at: Mapped[datetime | None] = mapped_column(LocalTime())
     receipt_at: Mapped[datetime | None] = mapped_column(LocalTime())
+    # the Airflow dag run that wrote the file
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (Index("ix_city_files_dag_run", "dag_id", "run_id"),)

@@ -7,6 +7,11 @@ Routes (relative to the mount, ``/qianwei-exchange`` in ``plugins/exchange_plugi
 - ``GET /details/{kind}``            the rows behind one number (HTML; ``?department=`` / ``?platform=``)
 - ``GET /api/details/{kind}``        the same rows as JSON
 - ``GET /api/live/{department}``     files in the department's inbox right now (SFTP, short time-outs)
+- ``GET /lineage?q=``                lineage of a record id, USCC / ID number or file name (HTML)
+- ``GET /api/lineage?q=``            the same as JSON
+- ``GET /run?dag_id=&run_id=``       the page per run: what one Airflow dag run took and sent (HTML; the
+                                     dag run's tab in the Airflow UI, ``plugins/exchange_plugin.py``)
+- ``GET /api/run?dag_id=&run_id=``   the same as JSON
 - ``POST /actions/requeue``          form ``department``, ``file_id``: quarantine -> inbox
 - ``POST /actions/resend``           form ``platform``, optional ``id`` (repeatable): failed records go out again
 
@@ -32,7 +37,7 @@ from credit_exchange.standard.pii import mask_obj, mask_text
 from credit_exchange.store import Store
 from credit_exchange.timeutil import now_local
 from credit_exchange.web import actions as admin_actions
-from credit_exchange.web import dashboard, templates
+from credit_exchange.web import dashboard, lineage, templates
 from credit_exchange.web.auth import (
     NotAuthenticated,
     Viewer,
@@ -69,6 +74,17 @@ def store_from_connection() -> Store:
         return _stores[url]
 
 
+def lineage_vault() -> Any:
+    """The pii_key vault, for a lineage search by ID number; None (the answer says so) when it is missing."""
+    from credit_exchange.standard.crypto import PiiKeyMissing, PiiVault
+
+    try:
+        return PiiVault.from_conn_id()
+    except PiiKeyMissing:
+        log.warning("Exchange page: no pii_key connection, lineage cannot search by ID number")
+        return None
+
+
 def _user_name(user: Any) -> str:
     return str(user.get_name())
 
@@ -91,9 +107,11 @@ def create_app(
     store_factory: Callable[[], Store] | None = None,
     clock: Callable[[], datetime] | None = None,
     sftp_opener: admin_actions.SftpOpener | None = None,
+    vault_factory: Callable[[], Any] | None = None,
 ) -> FastAPI:
-    """Build the app; the arguments replace the store, the clock and SFTP in tests."""
+    """Build the app; the arguments replace the store, the clock, SFTP and the pii_key vault in tests."""
     get_store = store_factory or store_from_connection
+    get_vault = vault_factory or lineage_vault
     now = clock or now_local
 
     def open_sftp(conn_id: str, **timeouts: float) -> Any:
@@ -200,6 +218,34 @@ def create_app(
                         "note": text("web_live_inbox")}
         except Exception as exc:  # noqa: BLE001 - the page shows "?" with the reason
             return {"department": department, "error": mask_text(str(exc)) or type(exc).__name__}
+
+    # -- lineage and the page per run ------------------------------------------------------
+
+    def _lineage(q: str) -> dict[str, Any]:
+        # The key is read only for a query shaped like an ID number (its keyed hash is the subject key).
+        vault = get_vault() if q.strip() and "id_number" in lineage.classify(q) else None
+        return dict(_read(lambda s: lineage.lineage(s, q, vault)))
+
+    @app.get("/lineage", response_class=HTMLResponse)
+    def lineage_page(user: Viewer, q: str = "") -> HTMLResponse:
+        return HTMLResponse(templates.render("lineage", a=_lineage(q)))
+
+    @app.get("/api/lineage")
+    def lineage_json(user: Viewer, q: str = "") -> dict[str, Any]:
+        return _lineage(q)
+
+    def _run(dag_id: str, run_id: str) -> dict[str, Any]:
+        if not dag_id or not run_id:
+            raise HTTPException(400, text("run_missing_ids"))
+        return dict(_read(lambda s: lineage.run_view(s, dag_id, run_id)))
+
+    @app.get("/run", response_class=HTMLResponse)
+    def run_page(user: Viewer, dag_id: str = "", run_id: str = "") -> HTMLResponse:
+        return HTMLResponse(templates.render("run", r=_run(dag_id, run_id), overview="../plugin/qianwei-exchange"))
+
+    @app.get("/api/run")
+    def run_json(user: Viewer, dag_id: str = "", run_id: str = "") -> dict[str, Any]:
+        return _run(dag_id, run_id)
 
     # -- actions -------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ BASE = """<!doctype html>
  td.warn a,td.warn{color:#b91c1c;font-weight:600} .muted{color:#9aa5b1}
  .meta{color:#616e7c;font-size:.85rem} .msg{padding:.6rem .8rem;border-radius:4px;margin:.8rem 0}
  .ok{background:#e3f9e5} .err{background:#ffe3e3} form.inline{display:inline;margin:0}
- button{cursor:pointer}
+ button{cursor:pointer} td.path{min-width:14rem;word-break:break-all}
+ form.search{margin:.6rem 0} form.search input{margin:0 .4rem}
 </style></head><body>
 {% block body %}{% endblock %}
 </body></html>
@@ -44,6 +45,11 @@ OVERVIEW = """{% extends "base" %}
 <h1>{{ gloss("ui_exchange") }}</h1>
 <p class="meta">{{ text("ui_generated") }} {{ o.generated_at }} · {{ text("ui_user") }} {{ user }} ·
  <a href="api/overview">JSON</a></p>
+<form method="get" action="lineage" id="lineage-search" class="search">
+ <label for="lineage-q">{{ gloss("ui_lineage_search") }}</label>
+ <input id="lineage-q" name="q" size="40" placeholder="{{ text('ui_lineage_hint') }}">
+ <button type="submit">{{ gloss("ui_search") }}</button>
+</form>
 
 <h2>{{ gloss("ui_departments") }}</h2>
 <table id="departments">
@@ -176,6 +182,176 @@ DETAILS = """{% extends "base" %}
 {% endblock %}
 """
 
+# Shared by the lineage answer and the run view: one received file's row.
+FILE_MACROS = """
+{% macro run_link(dag_id, run_id) -%}
+{%- if dag_id and run_id -%}<a href="run?dag_id={{ dag_id|urlencode }}&amp;run_id={{ run_id|urlencode }}">{{ dag_id }} / {{ run_id }}</a>
+{%- elif run_id -%}{{ run_id }}{%- else -%}<span class="muted">—</span>{%- endif -%}
+{%- endmacro %}
+{% macro file_head(with_run=True) -%}
+<tr><th>{{ gloss("ui_department") }}</th><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_status") }}</th>
+ <th>{{ gloss("ui_total") }}</th><th>{{ gloss("ui_accepted") }}</th><th>{{ gloss("ui_rejected") }}</th>
+ <th>{{ gloss("ui_unchanged") }}</th><th>{{ gloss("ui_stale") }}</th><th>{{ gloss("ui_receipt") }}</th>
+ <th>{{ gloss("ui_received_at") }}</th><th>{{ gloss("ui_stored_path") }}</th>
+ {%- if with_run %}<th>{{ gloss("ui_run") }}</th>{% endif %}</tr>
+{%- endmacro %}
+{% macro file_row(f, receipt, with_run=True) -%}
+<tr data-file="{{ f.name }}"><td>{{ f.department }}</td><td>{{ f.name }}</td>
+ <td data-field="status">{{ f.status }}{% if f.error_code %}<br><span class="gloss">{{ f.error_code }}: {{ f.reason or "" }}</span>{% endif %}</td>
+ <td class="num" data-field="total">{{ f.total }}</td><td class="num" data-field="accepted">{{ f.accepted }}</td>
+ <td class="num" data-field="rejected">{{ f.rejected }}</td><td class="num" data-field="unchanged">{{ f.unchanged }}</td>
+ <td class="num" data-field="stale">{{ f.stale }}</td>
+ <td data-field="receipt">{% if receipt %}{{ receipt.status }}{% else %}<span class="muted">—</span>{% endif %}</td>
+ <td>{{ f.received_at }}</td><td class="path">{{ f.stored_path or "" }}</td>
+ {%- if with_run %}<td>{{ run_link(f.dag_id, f.run_id) }}</td>{% endif %}</tr>
+{%- endmacro %}
+{% macro rejects_table(rows, id) -%}
+<table id="{{ id }}">
+<tr><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_position") }}</th><th>{{ gloss("ui_dept_record_id") }}</th>
+ <th>{{ gloss("ui_field") }}</th><th>{{ gloss("ui_code") }}</th><th>{{ gloss("ui_message") }}</th></tr>
+{% for r in rows %}
+<tr data-code="{{ r.code }}"><td>{{ r.file or "" }}</td><td>{{ r.position }}</td><td>{{ r.dept_record_id or "" }}</td>
+ <td>{{ r.field or "" }}</td><td>{{ r.code }}</td><td>{{ r.message }}</td></tr>
+{% endfor %}
+</table>
+{%- endmacro %}
+"""
+
+LINEAGE = """{% extends "base" %}
+{% import "file_macros" as m %}
+{% block title %}{{ text("ui_lineage") }} · {{ text("ui_exchange") }}{% endblock %}
+{% block body %}
+<p><a href="./">← {{ text("ui_back_to_overview") }}</a></p>
+<h1>{{ gloss("ui_lineage") }}</h1>
+<form method="get" action="lineage" id="lineage-search">
+ <input name="q" size="40" value="{{ a.query }}" placeholder="{{ text('ui_lineage_hint') }}">
+ <button type="submit">{{ gloss("ui_search") }}</button> · <a href="api/lineage?q={{ a.query|urlencode }}">JSON</a>
+</form>
+<div class="msg {{ 'ok' if a.matched else 'err' }}" id="lineage-message">{{ a.message }}</div>
+{% for n in a.notes %}<div class="msg err">{{ n }}</div>{% endfor %}
+
+{% for r in a.records %}
+<section class="record" data-record="{{ r.record_id }}">
+<h2>{{ gloss("ui_record") }} {{ r.record_id }}</h2>
+<p class="meta">{{ r.department or "" }} · {{ r.record_type or "" }}{% if r.current %} · {{ text("ui_current") }}
+ v{{ r.current.hub_version }} ({{ r.current.op }}, {{ r.current.updated_at }}){% endif %}</p>
+<h3>{{ gloss("ui_deliveries") }}</h3>
+<table class="deliveries">
+<tr><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_department") }}</th><th>{{ gloss("ui_received_at") }}</th>
+ <th>{{ gloss("ui_status") }}</th><th>{{ gloss("ui_stored_path") }}</th><th>{{ gloss("ui_run") }}</th>
+ <th>{{ gloss("ui_ordinal") }}</th><th>{{ gloss("ui_position") }}</th><th>{{ gloss("ui_dept_version") }}</th>
+ <th>{{ gloss("ui_op") }}</th><th>{{ gloss("ui_outcome") }}</th><th>{{ gloss("ui_hub_version") }}</th>
+ <th>{{ gloss("ui_receipt") }}</th></tr>
+{% for d in r.deliveries %}
+<tr><td>{{ d.file.name }}</td><td>{{ d.file.department }}</td><td>{{ d.file.received_at }}</td>
+ <td>{{ d.file.status }}</td><td>{{ d.file.stored_path or "" }}</td><td>{{ m.run_link(d.file.dag_id, d.file.run_id) }}</td>
+ <td class="num">{{ d.ordinal }}</td><td>{{ d.position }}</td><td class="num">{{ d.dept_version if d.dept_version is not none else "" }}</td>
+ <td>{{ d.op or "" }}</td><td data-field="outcome">{{ d.outcome }}</td>
+ <td class="num">{{ d.hub_version if d.hub_version is not none else "" }}</td>
+ <td>{{ d.receipt.status if d.receipt else "" }}</td></tr>
+{% endfor %}
+</table>
+{% if r.versions %}
+<h3>{{ gloss("ui_versions") }}</h3>
+<table class="versions"><tr><th>{{ gloss("ui_hub_version") }}</th><th>{{ gloss("ui_op") }}</th>
+ <th>{{ gloss("ui_time") }}</th><th>{{ gloss("ui_file") }}</th></tr>
+{% for v in r.versions %}<tr><td class="num">{{ v.hub_version }}</td><td>{{ v.op }}</td><td>{{ v.created_at }}</td>
+ <td>{{ v.file or "" }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+{% if r.rejects %}<h3>{{ gloss("ui_run_rejects") }}</h3>{{ m.rejects_table(r.rejects, "record-rejects") }}{% endif %}
+{% if r.county %}
+<h3>{{ gloss("ui_county_pushes") }}</h3>
+<table class="county"><tr><th>{{ gloss("ui_hub_version") }}</th><th>{{ gloss("ui_op") }}</th>
+ <th>{{ gloss("ui_status") }}</th><th>{{ gloss("ui_batch") }}</th><th>{{ gloss("ui_batch_status") }}</th>
+ <th>{{ gloss("ui_answer") }}</th><th>{{ gloss("ui_time") }}</th></tr>
+{% for c in r.county %}<tr><td class="num">{{ c.hub_version }}</td><td>{{ c.op }}</td><td data-field="county-status">{{ c.status }}</td>
+ <td>{{ c.batch_id or "" }}</td><td>{{ c.batch_status or "" }}</td>
+ <td>{{ c.result or "" }} {{ c.code or "" }} {{ c.message or "" }}</td><td>{{ c.updated_at }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+{% if r.city %}
+<h3>{{ gloss("ui_city_state") }}</h3>
+<table class="city"><tr><th>{{ gloss("ui_hub_version") }}</th><th>{{ gloss("ui_op") }}</th>
+ <th>{{ gloss("ui_status") }}</th><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_receipt") }}</th>
+ <th>{{ gloss("ui_answer") }}</th></tr>
+<tr><td class="num">{{ r.city.hub_version }}</td><td>{{ r.city.op }}</td><td data-field="city-state">{{ r.city.state }}</td>
+ <td>{{ r.city.file }}</td><td>{{ r.city.receipt_status or "" }} {{ r.city.receipt_at or "" }}</td>
+ <td>{{ r.city.code or "" }} {{ r.city.message or "" }}</td></tr>
+</table>
+{% endif %}
+</section>
+{% endfor %}
+
+{% for f in a.files %}
+<section class="file" data-file="{{ f.file.name }}">
+<h2>{{ gloss("ui_file") }} {{ f.file.name }}</h2>
+<table class="file-facts">{{ m.file_head() }}{{ m.file_row(f.file, f.receipt) }}</table>
+{% if f.rejects %}<h3>{{ gloss("ui_run_rejects") }}</h3>{{ m.rejects_table(f.rejects, "file-rejects") }}{% endif %}
+{% if f.records %}
+<h3>{{ gloss("ui_records_in_file") }}</h3>
+<table class="file-records"><tr><th>{{ gloss("ui_ordinal") }}</th><th>{{ gloss("ui_position") }}</th>
+ <th>{{ gloss("ui_record") }}</th><th>{{ gloss("ui_dept_version") }}</th><th>{{ gloss("ui_op") }}</th>
+ <th>{{ gloss("ui_outcome") }}</th><th>{{ gloss("ui_hub_version") }}</th></tr>
+{% for d in f.records %}<tr><td class="num">{{ d.ordinal }}</td><td>{{ d.position }}</td>
+ <td>{% if d.record_id %}<a href="lineage?q={{ d.record_id|urlencode }}">{{ d.record_id }}</a>{% else %}{{ d.dept_record_id or "" }}{% endif %}</td>
+ <td class="num">{{ d.dept_version if d.dept_version is not none else "" }}</td><td>{{ d.op or "" }}</td>
+ <td>{{ d.outcome }}</td><td class="num">{{ d.hub_version if d.hub_version is not none else "" }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+</section>
+{% endfor %}
+{% endblock %}
+"""
+
+RUN = """{% extends "base" %}
+{% import "file_macros" as m %}
+{% block title %}{{ text("ui_run_view") }} · {{ text("ui_exchange") }}{% endblock %}
+{% block body %}
+<h1>{{ gloss("ui_run_view") }}: {{ r.dag_id }} / {{ r.run_id }}</h1>
+<p class="meta"><a href="{{ overview }}" target="_top">{{ text("ui_exchange") }}</a> ·
+ <a href="api/run?dag_id={{ r.dag_id|urlencode }}&amp;run_id={{ r.run_id|urlencode }}">JSON</a></p>
+<div class="msg {{ 'ok' if r.found else 'err' }}" id="run-message">{{ r.message }}</div>
+{% if r.files %}
+<h2>{{ gloss("ui_run_files") }}</h2>
+<table id="run-files">{{ m.file_head(with_run=False) }}
+{% for f in r.files %}{{ m.file_row(f, f.receipt, with_run=False) }}{% endfor %}
+<tr id="run-totals"><th colspan="3">{{ gloss("ui_total") }}</th>
+ <td class="num" data-field="total">{{ r.totals.total }}</td><td class="num" data-field="accepted">{{ r.totals.accepted }}</td>
+ <td class="num" data-field="rejected">{{ r.totals.rejected }}</td><td class="num" data-field="unchanged">{{ r.totals.unchanged }}</td>
+ <td class="num" data-field="stale">{{ r.totals.stale }}</td><td colspan="3"></td></tr>
+</table>
+{% endif %}
+{% if r.rejects %}
+<h2>{{ gloss("ui_run_rejects") }}</h2>
+{% if r.rejects_shown < r.totals.rejected %}<p class="meta">{{ gloss("ui_shown_first", count=r.rejects_shown) }}</p>{% endif %}
+{{ m.rejects_table(r.rejects, "run-rejects") }}
+{% endif %}
+{% if r.batches %}
+<h2>{{ gloss("ui_run_batches") }}</h2>
+<table id="run-batches"><tr><th>{{ gloss("ui_batch") }}</th><th>{{ gloss("ui_status") }}</th>
+ <th>{{ gloss("ui_records_count") }}</th><th>{{ gloss("ui_attempts") }}</th><th>{{ gloss("ui_record_outcomes") }}</th>
+ <th>{{ gloss("ui_time") }}</th><th>{{ gloss("ui_message") }}</th></tr>
+{% for b in r.batches %}<tr data-batch="{{ b.batch_id }}"><td>{{ b.batch_id }}</td><td data-field="status">{{ b.status }}</td>
+ <td class="num">{{ b.records }}</td><td class="num">{{ b.attempts }}</td>
+ <td>{% for k, v in b.outcomes.items() %}{{ k }} {{ v }}{% if not loop.last %} · {% endif %}{% endfor %}</td>
+ <td>{{ b.created_at }}{% if b.completed_at %} → {{ b.completed_at }}{% endif %}</td><td>{{ b.last_error or "" }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+{% if r.city_files %}
+<h2>{{ gloss("ui_run_city_files") }}</h2>
+<table id="run-city-files"><tr><th>{{ gloss("ui_file") }}</th><th>{{ gloss("ui_status") }}</th>
+ <th>{{ gloss("ui_records_count") }}</th><th>{{ gloss("ui_receipt") }}</th><th>{{ gloss("ui_record_outcomes") }}</th>
+ <th>{{ gloss("ui_time") }}</th></tr>
+{% for c in r.city_files %}<tr data-city-file="{{ c.name }}"><td>{{ c.name }}</td><td data-field="status">{{ c.status }}</td>
+ <td class="num">{{ c.records }}</td><td data-field="receipt">{{ c.receipt_status or "" }} {{ c.receipt_at or "" }}</td>
+ <td>{% for k, v in c.record_states.items() %}{{ k }} {{ v }}{% if not loop.last %} · {% endif %}{% endfor %}</td>
+ <td>{{ c.uploaded_at or c.created_at }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+{% endblock %}
+"""
+
 RESULT = """{% extends "base" %}
 {% block body %}
 <p><a href="../">← {{ text("ui_back_to_overview") }}</a>
@@ -197,7 +373,8 @@ def gloss(code: str, **params: Any) -> Any:
 def _env() -> Any:
     from jinja2 import DictLoader, Environment, select_autoescape
 
-    loader = DictLoader({"base": BASE, "overview": OVERVIEW, "details": DETAILS, "result": RESULT})
+    loader = DictLoader({"base": BASE, "overview": OVERVIEW, "details": DETAILS, "result": RESULT,
+                         "file_macros": FILE_MACROS, "lineage": LINEAGE, "run": RUN})
     env = Environment(loader=loader, autoescape=select_autoescape(default=True, default_for_string=True))
     env.globals.update(text=hub_messages.text, gloss=gloss)
     return env

@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,17 +77,18 @@ def http_status(url: str, headers: dict[str, str] | None = None) -> int:
         return int(exc.code)
 
 
-@pytest.fixture
-def api_server(tmp_path: Path, airflow_db: str, sqlite_store: Any, inbox: Any, inbox_server: Any,
-               vault: Any) -> Iterator[dict[str, Any]]:
-    """``airflow api-server`` on a free loopback port, AIRFLOW_HOME a tmp dir, the project's plugins/."""
-    fill(inbox, sqlite_store, vault, now_local())
+@contextmanager
+def airflow_api_server(tmp_path: Path, conns: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """``airflow api-server`` on a free loopback port with the project's plugins/, the simple auth manager
+    (user ``admin``, a fresh password) and the given ``AIRFLOW_CONN_*`` variables; stopped by its id."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     password = secrets.token_urlsafe(12)
     (tmp_path / "passwords.json").write_text(json.dumps({"admin": password}))
     env = {
         **os.environ,
+        # This checkout's code, whatever the virtualenv's editable install points at.
+        "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}".rstrip(os.pathsep),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
@@ -94,8 +96,7 @@ def api_server(tmp_path: Path, airflow_db: str, sqlite_store: Any, inbox: Any, i
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
         "AIRFLOW__API__BASE_URL": base + "/",
-        **connection_env(exchange_db={"conn_type": "sqlite", "host": str(tmp_path / "exchange.db")},
-                         inbox_sftp=inbox_server.airflow_connection()),
+        **conns,
     }
     log = tmp_path / "api-server.log"
     with log.open("wb") as out:
@@ -109,13 +110,25 @@ def api_server(tmp_path: Path, airflow_db: str, sqlite_store: Any, inbox: Any, i
         stop(proc)
 
 
+@pytest.fixture
+def api_server(tmp_path: Path, airflow_db: str, sqlite_store: Any, inbox: Any, inbox_server: Any,
+               vault: Any) -> Iterator[dict[str, Any]]:
+    """``airflow api-server`` on a free loopback port, AIRFLOW_HOME a tmp dir, the project's plugins/."""
+    fill(inbox, sqlite_store, vault, now_local())
+    with airflow_api_server(tmp_path, connection_env(
+            exchange_db={"conn_type": "sqlite", "host": str(tmp_path / "exchange.db")},
+            inbox_sftp=inbox_server.airflow_connection())) as server:
+        yield server
+
+
 class DevTools:
     """The smallest DevTools-protocol client: send a command, wait for its answer."""
 
     def __init__(self, ws_url: str) -> None:
         from websockets.sync.client import connect
 
-        self.ws = connect(ws_url, max_size=None, open_timeout=10)
+        # legacy=True: websockets 17 warns on a connection used outside a `with`; this one lives with the object.
+        self.ws = connect(ws_url, max_size=None, open_timeout=10, legacy=True)
         self.next_id = 0
 
     def __call__(self, method: str, **params: Any) -> dict[str, Any]:

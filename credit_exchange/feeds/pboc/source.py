@@ -237,13 +237,14 @@ class PbocIngest:
 
     def __init__(self, feed: Feed, outbox: Outbox, store: Store, vault: PiiVault, today: date,
                  run_id: str | None = None, validator: RecordValidator | None = None,
-                 owner: Owner | None = None) -> None:
+                 owner: Owner | None = None, dag_id: str | None = None) -> None:
         self.feed = feed
         self.outbox = outbox
         self.store = store
         self.vault = vault
         self.today = today
         self.run_id = run_id
+        self.dag_id = dag_id
         self.validator = validator or get_validator(today)
         self.record_type = feed.record_type or RECORD_TYPE
         self.control_suffix = str(feed.options.get("control_suffix", ".ok"))
@@ -384,7 +385,7 @@ class PbocIngest:
         with self.store.session() as s:
             pair = self._claim(s, name, announced)
             unit = ReceivedUnit.open(s, self.feed, name, size=data.size, run_id=self.run_id, received_at=received,
-                                     stored_path=path)
+                                     stored_path=path, dag_id=self.dag_id)
             intake = unit.intake(self.vault, self.validator)
             sink = _PairSink(intake, self.record_type, self.feed.max_file_bytes)
             try:
@@ -424,7 +425,7 @@ class PbocIngest:
             with self.store.session() as s:
                 pair = self._claim(s, name, announced)
                 unit = ReceivedUnit.open(s, self.feed, name, size=refused.size, run_id=self.run_id,
-                                         stored_path=self._path(name))
+                                         stored_path=self._path(name), dag_id=self.dag_id)
                 unit.refuse(exc, sha256=refused.sha256, finished=True)
                 row, now = unit.row, now_local()
                 pair.file_id, pair.last_problem, pair.updated_at = row.id, exc.message, now

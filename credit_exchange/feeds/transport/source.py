@@ -258,13 +258,14 @@ class TransportPull:
     def __init__(self, feed: Feed, api: PageSource, store: Store, vault: PiiVault, today: date, *,
                  run_id: str | None = None, validator: RecordValidator | None = None,
                  page_size: int | None = None, max_restarts: int = MAX_RESTARTS,
-                 alert_failures: bool = False, owner: Owner | None = None) -> None:
+                 alert_failures: bool = False, owner: Owner | None = None, dag_id: str | None = None) -> None:
         self.feed = feed
         self.api = api
         self.store = store
         self.vault = vault
         self.today = today
         self.run_id = run_id
+        self.dag_id = dag_id
         self.validator = validator or get_validator(today)
         self.endpoints: dict[str, str] = dict(feed.options.get("endpoints") or {})
         if not self.endpoints:
@@ -363,7 +364,7 @@ class TransportPull:
         try:
             with self.store.session() as s:
                 unit = ReceivedUnit.open(s, self.feed, name, size=spool.size, sha256=spool.sha256,
-                                         received_at=received_at, run_id=self.run_id)
+                                         received_at=received_at, run_id=self.run_id, dag_id=self.dag_id)
                 outcome.file_id = unit.file_id
                 intake = unit.intake(self.vault, self.validator)
                 for chunk in chunked(spool.records(record_type)):
@@ -389,7 +390,7 @@ class TransportPull:
         assert outcome.name is not None
         with self.store.session() as s:
             unit = ReceivedUnit.open(s, self.feed, outcome.name, size=spool.size, received_at=received_at,
-                                     run_id=self.run_id)
+                                     run_id=self.run_id, dag_id=self.dag_id)
             unit.refuse(exc, sha256=spool.sha256, finished=True)
             row = unit.row
             self._alert(s, ALERT_REFUSED, outcome.endpoint, f"{outcome.name}: {exc.message}")

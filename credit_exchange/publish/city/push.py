@@ -203,7 +203,8 @@ class CityPusher:
     """Brings the city platform to the desired state of ``run_date`` (or only withdraws expired penalties)."""
 
     def __init__(self, store: Store, vault: PiiVault, sftp: CityTransport, run_date: date, *,
-                 only_expired: bool = False, max_records: int = MAX_RECORDS) -> None:
+                 only_expired: bool = False, max_records: int = MAX_RECORDS,
+                 dag_id: str | None = None, run_id: str | None = None) -> None:
         if not 1 <= max_records <= MAX_RECORDS:
             raise ValueError(f"max_records must be 1..{MAX_RECORDS}")
         self.store = store
@@ -213,6 +214,7 @@ class CityPusher:
         self.only_expired = only_expired
         self.max_records = max_records
         self.summary = CitySummary()
+        self.dag_id, self.run_id = dag_id, run_id  # the Airflow run, kept with each file it writes
 
     def run(self) -> CitySummary:
         self.resume()
@@ -293,7 +295,7 @@ class CityPusher:
             check_exchange(body, name)  # a file that fails is a bug: raise, store nothing, upload nothing
             sm3 = sm3_hex(body)
             s.add(CityFile(name=name, file_type=city_type, record_count=len(final), sm3=sm3, body=body,
-                           status="prepared", created_at=now))
+                           status="prepared", created_at=now, dag_id=self.dag_id, run_id=self.run_id))
             for c in final:
                 st = states.get(c.record_id)
                 city_id = self.vault.masked_id(c.record_id)

@@ -74,8 +74,10 @@ class PushSummary:
 
 class CountyPusher:
     def __init__(self, store: Store, vault: PiiVault, client: CountyClient, *,
-                 max_records: int = MAX_RECORDS, max_bytes: int = MAX_BYTES) -> None:
+                 max_records: int = MAX_RECORDS, max_bytes: int = MAX_BYTES,
+                 dag_id: str | None = None, run_id: str | None = None) -> None:
         self.store = store
+        self.dag_id, self.run_id = dag_id, run_id  # the Airflow run, kept with each batch it prepares
         self.vault = vault
         self.client = client
         self.max_records = max_records
@@ -128,7 +130,7 @@ class CountyPusher:
             now = now_local()
             s.add(Batch(batch_id=batch_id, platform=PLATFORM, status="prepared", record_count=len(records),
                         body_sha256=hashlib.sha256(body).hexdigest(), body_enc=self.vault.encrypt_bytes(body),
-                        attempts=0, created_at=now))
+                        attempts=0, created_at=now, dag_id=self.dag_id, run_id=self.run_id))
             s.execute(update(OutboxItem).where(OutboxItem.id.in_([i.id for i in taken]))
                       .values(status="batched", batch_id=batch_id, updated_at=now))
             log.info("batch %s: %d records prepared (%d bytes)", batch_id, len(records), len(body))
