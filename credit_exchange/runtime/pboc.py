@@ -19,7 +19,7 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from connectors.sftp import SftpConnector
     from credit_exchange import config
     from credit_exchange.feeds.pboc.source import PbocIngest
-    from credit_exchange.runtime import hub_store
+    from credit_exchange.runtime import hub_store, metrics
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.store.claims import Owner
     from credit_exchange.timeutil import run_date
@@ -27,8 +27,8 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     feed = config.feed(department)
     vault = PiiVault.from_conn_id()
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as outbox:
-        summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"),
-                             owner=Owner.of_context(context)).run()
+        summary = metrics.counted_run(department, PbocIngest(
+            feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"), owner=Owner.of_context(context)))
     result = summary.as_xcom()
     if summary.corrupt:
         log.error("%s: %d pair(s) corrupt, see the alerts: %s", department, len(summary.corrupt), ", ".join(summary.corrupt))
