@@ -14,6 +14,7 @@ def ingest_inbox(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange import config
     from credit_exchange.feeds.inbox import InboxIngest
     from credit_exchange.runtime import hub_store, metrics
+    from credit_exchange.runtime.assets import masked_names
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.store.claims import Owner
     from credit_exchange.timeutil import run_date
@@ -23,6 +24,6 @@ def ingest_inbox(department: str, context: dict[str, Any]) -> dict[str, Any]:
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as inbox:
         summary = metrics.counted_run(department, InboxIngest(
             feed, inbox, store, vault, run_date(context), run_id=context.get("run_id"), owner=Owner.of_context(context)))
-    result = summary.as_xcom()
+    result = {**summary.as_xcom(), "file_names": masked_names([f.name for f in summary.files])}
     log.info("%s: %s", department, result)
     return result

@@ -20,6 +20,7 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange import config
     from credit_exchange.feeds.pboc.source import PbocIngest
     from credit_exchange.runtime import hub_store, metrics
+    from credit_exchange.runtime.assets import masked_names
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.store.claims import Owner
     from credit_exchange.timeutil import run_date
@@ -29,7 +30,7 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as outbox:
         summary = metrics.counted_run(department, PbocIngest(
             feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"), owner=Owner.of_context(context)))
-    result = summary.as_xcom()
+    result = {**summary.as_xcom(), "file_names": masked_names([p.name for p in summary.taken])}
     if summary.corrupt:
         log.error("%s: %d pair(s) corrupt, see the alerts: %s", department, len(summary.corrupt), ", ".join(summary.corrupt))
     log.info("%s: %s", department, result)

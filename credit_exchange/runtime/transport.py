@@ -23,6 +23,7 @@ def pull_transport(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from credit_exchange import config
     from credit_exchange.feeds.transport.source import TransportPull
     from credit_exchange.runtime import hub_store, metrics
+    from credit_exchange.runtime.assets import masked_names
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.standard.validation import get_validator
     from credit_exchange.store.claims import Owner
@@ -40,6 +41,6 @@ def pull_transport(department: str, context: dict[str, Any]) -> dict[str, Any]:
                 alert_failures=_last_try(context), owner=Owner.of_context(context)))
         finally:
             api.client.close()
-    result = summary.as_xcom()
+    result = {**summary.as_xcom(), "file_names": masked_names([e.name for e in summary.endpoints if e.name])}
     log.info("%s: %s", department, result)
     return result
