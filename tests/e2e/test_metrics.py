@@ -42,10 +42,20 @@ def otlp() -> Iterator[Any]:
 
 
 @pytest.fixture
+def city(tmp_path: Path) -> Iterator[Any]:
+    from sandbox.sshd import CITY_FOLDERS, start_sshd
+
+    server = start_sshd(tmp_path / "city-state", tmp_path / "city-data", folders=CITY_FOLDERS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def store_path(monkeypatch: pytest.MonkeyPatch, airflow_db: str, inbox_server: Any, inbox_root: Path, county: Any,
-               pii_key: str, tmp_path: Path) -> Path:
+               city: Any, pii_key: str, tmp_path: Path) -> Path:
     use_hub_connections(monkeypatch, tmp_path / "exchange.db", pii_key,
-                        inbox_sftp=inbox_server.airflow_connection(), county_platform=county_conn(county))
+                        inbox_sftp=inbox_server.airflow_connection(), county_platform=county_conn(county),
+                        city_platform_sftp=city.airflow_connection())
     return tmp_path / "exchange.db"
 
 
@@ -106,16 +116,31 @@ def open_alerts(path: Path) -> int:
         store.dispose()
 
 
+def city_files_uploaded(path: Path) -> list[str]:
+    """The types of the files the run put on the city platform (the seeded one is not the run's)."""
+    from sqlalchemy import select
+
+    from credit_exchange.store import CityFile, Store
+
+    store = Store(f"sqlite:///{path}")
+    try:
+        with store.session() as s:
+            return list(s.execute(select(CityFile.file_type).where(
+                CityFile.status == "uploaded", CityFile.created_at > datetime(2000, 1, 1, tzinfo=LOCAL))).scalars())
+    finally:
+        store.dispose()
+
+
 def test_records_batches_and_gauges_reach_the_otlp_receiver(otlp: Any, store_path: Path, inbox: Any,
                                                             county: Any) -> None:
     today, run = AT.date(), RUN.isoformat()
     seed_gauges(store_path)
-    shops = good_records("SHOP", today, 5)
-    good = [r for i, r in enumerate(shops) if i != 2]
-    shops[2] = break_record("SHOP", shops[2], "uscc_checksum", today)
-    inbox.upload_atomic(market_xml("SHOP", shops, AT), f"/market/inbox/MARKET_SHOP_{D}_001.xml")
+    penalties = good_records("PENALTY", today, 5)
+    good = [r for i, r in enumerate(penalties) if i != 2]
+    penalties[2] = break_record("PENALTY", penalties[2], "uscc_checksum", today)
+    inbox.upload_atomic(market_xml("PENALTY", penalties, AT), f"/market/inbox/MARKET_PENALTY_{D}_001.xml")
     # the same four records again, in a second file: unchanged
-    inbox.upload_atomic(market_xml("SHOP", good, AT), f"/market/inbox/MARKET_SHOP_{D}_002.xml")
+    inbox.upload_atomic(market_xml("PENALTY", good, AT), f"/market/inbox/MARKET_PENALTY_{D}_002.xml")
 
     out = run_step(otlp, "ingest", "dags", "test", "ingest_market", run)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -152,6 +177,15 @@ def test_records_batches_and_gauges_reach_the_otlp_receiver(otlp: Any, store_pat
     assert got[(NAME + "batches.failed", county_attrs)] == 0
     assert got[(NAME + "alerts.open", ())] == open_alerts(store_path)
     assert got[(NAME + "receipts.overdue", (("platform", "city"),))] == 1
+
+    # The penalties (and what derive made of them) are published on the city platform: a file per type.
+    out = run_step(otlp, "push-city", "dags", "test", "push_city", run)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    got = wait_for(otlp, "push-city", "batches.sent", "batches.failed")
+    uploaded = city_files_uploaded(store_path)
+    assert "XZCF" in uploaded
+    assert got[(NAME + "batches.sent", (("platform", "city"),))] == len(uploaded)
+    assert got[(NAME + "batches.failed", (("platform", "city"),))] == 0
     # Every metric the hub sent is one docs/operations.md describes.
     from credit_exchange.runtime.metrics import METRICS
 
