@@ -14,7 +14,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credit_exchange.standard.pii import mask_text
@@ -46,6 +46,11 @@ def resolve(s: Session, kind: str, source: str, subject: str | None) -> None:
     for alert in s.execute(select(Alert).where(
             Alert.kind == kind, Alert.source == source, Alert.subject == subject, Alert.resolved_at.is_(None))).scalars():
         alert.resolved_at = now_local()
+
+
+def open_count(s: Session) -> int:
+    """Alerts not resolved yet (the ``qianwei.alerts.open`` gauge; the Exchange page lists them)."""
+    return int(s.execute(select(func.count()).select_from(Alert).where(Alert.resolved_at.is_(None))).scalar_one())
 
 
 def deliver(alerts: list[Alert], get_connection: Any = None, sleep: Any = None) -> tuple[int, int]:

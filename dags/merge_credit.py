@@ -72,13 +72,16 @@ def merge_credit() -> None:
         return merged["new_versions"] + derived["new_versions"] > 0
 
     @task(**named("announce_versions"), outlets=[RECORD_VERSIONS], execution_timeout=SHORT_TASK_LIMIT)
-    def announce() -> None:
-        """Emits the record-versions asset so that the pushes run."""
+    def announce(merged: dict, derived: dict, **context) -> None:
+        """Emits the record-versions asset so that the pushes run; its extra says what merge and derive wrote."""
+        from credit_exchange.runtime.assets import announce_versions
+
+        announce_versions(context, RECORD_VERSIONS, DELIVERIES, merged, derived)
 
     merged = merge_deliveries()
     derived = derive_lists_and_profiles()
     merged >> derived
-    any_new(merged, derived) >> announce()
+    any_new(merged, derived) >> announce(merged, derived)
 
 
 merge_credit()

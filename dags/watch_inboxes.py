@@ -57,10 +57,13 @@ def _watcher(department: str, path: str, pattern: str, schedule: str, connection
                              watch_for=WATCH_FOR, poke_interval=60)
 
         @task(**named("announce_inbox"), outlets=[inbox_asset(department)], execution_timeout=SHORT_TASK_LIMIT)
-        def announce() -> None:
+        def announce(files_waiting: int, **context) -> None:
             """Emits the inbox asset: the ingest DAG takes the files (it checks completeness itself)."""
+            from credit_exchange.runtime.assets import announce_inbox
 
-        waiting >> announce()
+            announce_inbox(context, inbox_asset(department), department, files_waiting)
+
+        announce(waiting.output)
 
     watch()
 

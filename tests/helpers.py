@@ -29,6 +29,14 @@ def connection_env(**conns: dict[str, Any]) -> dict[str, str]:
     return {f"AIRFLOW_CONN_{k.upper()}": json.dumps(v, ensure_ascii=False) for k, v in conns.items()}
 
 
+def use_hub_connections(monkeypatch: Any, store_path: Path, pii_key: str, **conns: dict[str, Any]) -> None:
+    """The connections a hub DAG run needs, as ``AIRFLOW_CONN_*`` variables: a SQLite store, the key, ``conns``."""
+    env = connection_env(exchange_db={"conn_type": "sqlite", "host": str(store_path)},
+                         pii_key={"conn_type": "generic", "password": pii_key}, **conns)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+
+
 def run_dag(dag_id: str, logical_date: Any) -> tuple[Any, dict[str, Any]]:
     """One real ``dag.test()`` run of a project DAG (the folder must import cleanly); the run and its task states."""
     from airflow.dag_processing.dagbag import DagBag

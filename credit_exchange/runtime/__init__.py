@@ -25,8 +25,10 @@ def dag_id_of(context: dict[str, Any]) -> str | None:
 
 @contextmanager
 def hub_store() -> Iterator[Any]:
-    """The store from ``exchange_db``; on the way out, alerts raised by the task go to the channels."""
+    """The store from ``exchange_db``; on the way out, alerts raised by the task go to the channels,
+    and the hub's gauges (receipts overdue, alerts open) to Airflow's metrics when they are on."""
     from credit_exchange.alerts import deliver_pending
+    from credit_exchange.runtime.metrics import report_store_gauges
     from credit_exchange.store import Store
 
     store = Store.from_conn_id()
@@ -37,4 +39,5 @@ def hub_store() -> Iterator[Any]:
             deliver_pending(store)
         except Exception:  # noqa: BLE001 - notification trouble must not hide the task's own outcome
             log.exception("could not hand alerts to the notification channels")
+        report_store_gauges(store)
         store.dispose()

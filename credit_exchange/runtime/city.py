@@ -13,14 +13,20 @@ CITY_CONN = "city_platform_sftp"
 def _push(context: dict[str, Any], *, only_expired: bool) -> dict[str, Any]:
     from connectors.sftp import SftpConnector
     from credit_exchange.publish.city.push import CityPusher
-    from credit_exchange.runtime import dag_id_of, hub_store
+    from credit_exchange.runtime import dag_id_of, hub_store, metrics
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.timeutil import run_date
 
     vault = PiiVault.from_conn_id()
     with hub_store() as store, SftpConnector.from_conn_id(CITY_CONN) as sftp:
-        summary = CityPusher(store, vault, sftp, run_date(context), only_expired=only_expired,
-                             dag_id=dag_id_of(context), run_id=context.get("run_id")).run()
+        pusher = CityPusher(store, vault, sftp, run_date(context), only_expired=only_expired,
+                            dag_id=dag_id_of(context), run_id=context.get("run_id"))
+        stopped = True  # a city push stops at its first error: the file under way did not get through
+        try:
+            summary = pusher.run()
+            stopped = False
+        finally:
+            metrics.batches("city", sent=pusher.summary.files_uploaded, failed=int(stopped))
     result = summary.as_xcom()
     log.info("%s: %s", "publicity_expiry" if only_expired else "push_city", result)
     return result

@@ -19,7 +19,8 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from connectors.sftp import SftpConnector
     from credit_exchange import config
     from credit_exchange.feeds.pboc.source import PbocIngest
-    from credit_exchange.runtime import dag_id_of, hub_store
+    from credit_exchange.runtime import dag_id_of, hub_store, metrics
+    from credit_exchange.runtime.assets import masked_names
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.store.claims import Owner
     from credit_exchange.timeutil import run_date
@@ -27,9 +28,10 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
     feed = config.feed(department)
     vault = PiiVault.from_conn_id()
     with hub_store() as store, SftpConnector.from_conn_id(feed.connection) as outbox:
-        summary = PbocIngest(feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"), dag_id=dag_id_of(context),
-                             owner=Owner.of_context(context)).run()
-    result = summary.as_xcom()
+        summary = metrics.counted_run(department, PbocIngest(
+            feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"), dag_id=dag_id_of(context),
+            owner=Owner.of_context(context)))
+    result = {**summary.as_xcom(), "file_names": masked_names([p.name for p in summary.taken])}
     if summary.corrupt:
         log.error("%s: %d pair(s) corrupt, see the alerts: %s", department, len(summary.corrupt), ", ".join(summary.corrupt))
     log.info("%s: %s", department, result)

@@ -17,13 +17,22 @@ def _client() -> Any:
 
 
 def push_county(context: dict[str, Any]) -> dict[str, Any]:
-    from credit_exchange.publish.county.push import CountyPusher
-    from credit_exchange.runtime import dag_id_of, hub_store
+    from credit_exchange.publish.county.push import CountyPusher, PushIncomplete
+    from credit_exchange.runtime import dag_id_of, hub_store, metrics
     from credit_exchange.standard.crypto import PiiVault
 
     with hub_store() as store:
-        return CountyPusher(store, PiiVault.from_conn_id(), _client(), dag_id=dag_id_of(context),
-                            run_id=context.get("run_id")).run().as_xcom()
+        pusher = CountyPusher(store, PiiVault.from_conn_id(), _client(), dag_id=dag_id_of(context),
+                              run_id=context.get("run_id"))
+        stopped = False  # by an error other than undelivered batches (refused credentials, the store)
+        try:
+            return pusher.run().as_xcom()
+        except Exception as exc:
+            stopped = not isinstance(exc, PushIncomplete)
+            raise
+        finally:
+            done = pusher.summary
+            metrics.batches("county", sent=done.batches_answered, failed=len(done.failed_batches) + int(stopped))
 
 
 def reconcile_county(context: dict[str, Any]) -> dict[str, Any]:

@@ -228,8 +228,11 @@ def ingest_tasks(take: Callable[..., dict[str, Any]], connection: str, take_disp
         return summary["accepted"] > 0 or summary.get("accepted_in_run", 0) > 0
 
     @task(**named("announce_deliveries"), outlets=[DELIVERIES], retries=0, execution_timeout=SHORT_TASK_LIMIT)
-    def announce() -> None:
-        """Emits the deliveries asset so that merge_credit runs."""
+    def announce(summary: dict[str, Any], **context: Any) -> None:
+        """Emits the deliveries asset so that merge_credit runs; its extra names the department, files, counts."""
+        from credit_exchange.runtime.assets import announce_deliveries
 
-    take_task = task(pool=pool(connection), task_display_name=take_display_name)(take)
-    any_new(take_task()) >> announce()  # type: ignore[arg-type]  # an XComArg at authoring time
+        announce_deliveries(context, DELIVERIES, summary)
+
+    summary = task(pool=pool(connection), task_display_name=take_display_name)(take)()
+    any_new(summary) >> announce(summary)  # type: ignore[arg-type]  # an XComArg at authoring time

@@ -22,7 +22,8 @@ def pull_transport(department: str, context: dict[str, Any]) -> dict[str, Any]:
     from connectors.transport_api import TransportApi
     from credit_exchange import config
     from credit_exchange.feeds.transport.source import TransportPull
-    from credit_exchange.runtime import dag_id_of, hub_store
+    from credit_exchange.runtime import dag_id_of, hub_store, metrics
+    from credit_exchange.runtime.assets import masked_names
     from credit_exchange.standard.crypto import PiiVault
     from credit_exchange.standard.validation import get_validator
     from credit_exchange.store.claims import Owner
@@ -35,11 +36,11 @@ def pull_transport(department: str, context: dict[str, Any]) -> dict[str, Any]:
     with hub_store() as store:
         api = TransportApi.from_conn_id(feed.connection)
         try:
-            summary = TransportPull(feed, api, store, vault, today, run_id=context.get("run_id"), dag_id=dag_id_of(context),
-                                    validator=get_validator(today), alert_failures=_last_try(context),
-                                    owner=Owner.of_context(context)).run()
+            summary = metrics.counted_run(department, TransportPull(
+                feed, api, store, vault, today, run_id=context.get("run_id"), dag_id=dag_id_of(context),
+                validator=get_validator(today), alert_failures=_last_try(context), owner=Owner.of_context(context)))
         finally:
             api.client.close()
-    result = summary.as_xcom()
+    result = {**summary.as_xcom(), "file_names": masked_names([e.name for e in summary.endpoints if e.name])}
     log.info("%s: %s", department, result)
     return result

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from credit_exchange import alerts
@@ -176,6 +176,8 @@ class CitySummary:
     files_resumed: int = 0
     records: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # files complete on the platform after this run (sent and resumed; the qianwei.batches.sent metric)
+    files_uploaded: int = 0
 
     def as_xcom(self) -> dict[str, Any]:
         # Counts only; the file names are in the task log and in city_files.
@@ -336,6 +338,7 @@ class CityPusher:
         with self.store.session() as s:
             s.execute(update(CityFile).where(CityFile.name == name, CityFile.status == "prepared")
                       .values(status="uploaded", uploaded_at=now_local()))
+        self.summary.files_uploaded += 1
         log.info("city file %s uploaded with its .ok", name)
 
     # -- completing interrupted uploads ------------------------------------------------------
@@ -366,6 +369,12 @@ class CityPusher:
 
 
 # -- receipts ---------------------------------------------------------------------------------
+
+def overdue_receipts(s: Session, now: datetime) -> int:
+    """Uploaded files still without the platform's receipt after ``RECEIPT_OVERDUE`` (at ``now``)."""
+    return int(s.execute(select(func.count()).select_from(CityFile).where(
+        CityFile.status == "uploaded", CityFile.uploaded_at < now - RECEIPT_OVERDUE)).scalar_one())
+
 
 class CityReceiptCollector:
     """Reads the platform's receipts for uploaded files; alerts once for a receipt overdue 24 hours."""

@@ -63,6 +63,8 @@ class PushSummary:
     batches_resent: int = 0
     records: dict[str, int] = field(default_factory=dict)
     failed_batches: list[str] = field(default_factory=list)
+    # batches the platform answered in this run (new and resent; the qianwei.batches.sent metric)
+    batches_answered: int = 0
 
     def count(self, status: str) -> None:
         self.records[status] = self.records.get(status, 0) + 1
@@ -241,6 +243,7 @@ class CountyPusher:
                                 item.record_id, item.hub_version, result.get("code"))
             s.execute(update(Batch).where(Batch.batch_id == batch_id).values(
                 status="done", completed_at=now, last_error=None))
+        self.summary.batches_answered += 1
         log.info("batch %s: answered (%s)", batch_id, json.dumps(self.summary.records, ensure_ascii=False))
 
 

@@ -55,7 +55,7 @@ def test_a_night_with_a_pair_succeeds_and_announces_deliveries(hub_env: Path, pb
     finally:
         store.dispose()
 
-    # The XCom carries counts and the department, never record data.
+    # The XCom carries counts, the department and the (masked) names of the pairs taken, never record data.
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
@@ -64,7 +64,8 @@ def test_a_night_with_a_pair_succeeds_and_announces_deliveries(hub_env: Path, pb
             XComModel.run_id == dr.run_id, XComModel.task_id == "take_pboc_pairs", XComModel.key == "return_value")]
     summary = value if isinstance(value, dict) else json.loads(value)
     assert summary["accepted"] == 11 and summary["rejected"] == 1 and summary["department"] == "pboc"
-    assert all(isinstance(v, int) for k, v in summary.items() if k != "department")
+    assert all(isinstance(v, int) for k, v in summary.items() if k not in ("department", "file_names"))
+    assert summary["file_names"] == [f"PBOC_PAYRISK_{AT:%Y%m%d}_01.dat"]
 
     # Replayed: the pair is in the ledger, nothing new, still green.
     dr, states = run_dag("ingest_pboc")
