@@ -20,7 +20,7 @@ Why this route (checked against Airflow 3.3.2, see docs/operations.md, "Audit lo
   No DAG is scheduled on the asset: announcing it starts nothing.
 
 The asset exists in Airflow once a parsed DAG refers to it: ``check_nightly_cycle`` names it as
-an inlet (``runtime/schedule.py``). Writing needs a reachable API server and an account allowed to
+an inlet (``runtime/schedule.ADMIN_ACTIONS``, the same URI: DAG parsing imports no core module). Writing needs a reachable API server and an account allowed to
 create asset events; when that fails the action stays done and ``AuditNotWritten`` says why and
 what to fix (the caller reports it: the page in its reply, the command with exit status 3).
 

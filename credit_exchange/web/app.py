@@ -11,7 +11,9 @@ Routes (relative to the mount, ``/qianwei-exchange`` in ``plugins/exchange_plugi
 - ``POST /actions/resend``           form ``platform``, optional ``id`` (repeatable): failed records go out again
 
 Every route needs a valid Airflow token (``credit_exchange.web.auth``); the
-POSTs also need the request to come from this server. The store is opened
+POSTs also need the request to come from this server. Each action is written to
+Airflow's audit log as the user, through Airflow's REST API with the user's own token
+(``credit_exchange.audit``: the ``airflow_api`` connection's server, else this one). The store is opened
 from the ``exchange_db`` connection on each request (one engine kept per
 database URL); this module does nothing when imported.
 """

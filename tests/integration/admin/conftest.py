@@ -11,7 +11,6 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-import airflow.sdk  # noqa: F401 - configure Airflow's logging now, not inside a test's captured output
 import pytest
 
 from tests.helpers import connection_env
@@ -19,6 +18,16 @@ from tests.integration.ui.conftest import exchange_db_conn
 
 FULL_ID = "11010519491231002X"
 MASKED_ID = "110105********002X"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _airflow_imported(airflow_db: str) -> None:
+    """Import Airflow once before any test captures output, so its log handlers write to the real streams.
+
+    Not at module level: this conftest is imported before ``pytest_configure`` points Airflow at the
+    test's home.
+    """
+    import airflow.sdk  # noqa: F401
 
 
 @dataclass

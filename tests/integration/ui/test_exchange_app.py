@@ -196,3 +196,23 @@ def test_a_store_that_cannot_be_read_is_reported_not_hidden(admin: Any, monkeypa
     monkeypatch.setenv("AIRFLOW_CONN_EXCHANGE_DB", f'{{"conn_type": "sqlite", "host": "{tmp_path / "none.db"}"}}')
     r = admin.get(P + "/api/overview")
     assert r.status_code == 503 and "exchange_db" in r.json()["detail"]
+
+
+def test_an_action_stands_when_the_audit_log_cannot_be_written_and_the_page_says_so(
+        admin: Any, store: Any, night: Any, inbox_root: Path, monkeypatch: pytest.MonkeyPatch,
+        airflow_api_server: Any) -> None:
+    import json
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API",
+                       json.dumps(airflow_api_server.connection(host=f"http://127.0.0.1:{port}")))
+    with store.session() as s:
+        fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
+    r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
+                   headers={**SAME_ORIGIN, "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert text("audit_not_written") in r.json()["message"]
+    assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
