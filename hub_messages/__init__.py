@@ -479,6 +479,8 @@ CATALOGUE: dict[str, str] = {
     "alerts_unknown": "找不到告警 {ids}，未关闭任何告警 (no such alert: nothing was closed)",
     "alerts_resolved": "已关闭告警 {resolved} 条，此前已关闭 {already} 条 ({resolved} alerts closed, {already} were closed already)",
     "alerts_none": "没有符合条件的告警 (no alerts match)",
+    "alerts_resolve_button": "关闭告警 (resolve)",
+    "alerts_note_placeholder": "处理说明（必填） (what was done: required)",
     # --- qianwei-hub subcommands (credit_exchange/admin/) ---
     "admin_store_unreadable": "无法读取交换库（exchange_db 连接） (the store could not be read: check the exchange_db connection and that the store is migrated)",
     "admin_unknown_department": "未知部门 {department}，可选：{known} (unknown department)",

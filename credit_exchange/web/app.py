@@ -9,6 +9,7 @@ Routes (relative to the mount, ``/qianwei-exchange`` in ``plugins/exchange_plugi
 - ``GET /api/live/{department}``     files in the department's inbox right now (SFTP, short time-outs)
 - ``POST /actions/requeue``          form ``department``, ``file_id``: quarantine -> inbox
 - ``POST /actions/resend``           form ``platform``, optional ``id`` (repeatable): failed records go out again
+- ``POST /actions/resolve-alerts``   form ``id`` (repeatable), ``note``: close alerts (``alerts.resolve_alerts``)
 
 Every route needs a valid Airflow token (``credit_exchange.web.auth``); the
 POSTs also need the request to come from this server. Each action is written to
@@ -29,6 +30,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from credit_exchange import alerts as core_alerts
 from credit_exchange import audit as hub_audit
 from credit_exchange.standard.pii import mask_text
 from credit_exchange.store import Store
@@ -40,6 +42,7 @@ from credit_exchange.web.auth import (
     Viewer,
     login_url,
     require_action,
+    require_page_action,
     require_same_origin,
 )
 from hub_messages import text
@@ -96,7 +99,8 @@ def page_api(request: Request) -> Any:
     return AirflowApi.from_connection(conn, token=token)
 
 
-def audit(request: Request, event: str, user: Any, dag_id: str | None, result: admin_actions.ActionResult) -> str:
+def audit(request: Request, event: str, user: Any, dag_id: str | None, message: str,
+          details: dict[str, Any], **more: Any) -> str:
     """Record an admin action in Airflow's audit log (Browse → Audit Log) through its public REST API.
 
     The shared route of the page and ``qianwei-hub`` (``credit_exchange.audit``). The action is done
@@ -105,7 +109,7 @@ def audit(request: Request, event: str, user: Any, dag_id: str | None, result: a
     """
     try:
         hub_audit.record(page_api(request), event, _user_name(user), via="page", dag_id=dag_id,
-                         message=result.message, details=result.details)
+                         message=message, details=details, **more)
     except hub_audit.AuditNotWritten as exc:
         return str(exc)
     return ""
@@ -190,7 +194,7 @@ def create_app(
         title = dashboard.DETAIL_KINDS[kind][0]
         whose = dashboard.department_label(department) if department else (
             dashboard.PLATFORM_LABELS.get(platform or "", "") if platform else "")
-        action = "requeue" if kind == "quarantined" else "resend" if kind == "failed-records" else None
+        action = {"quarantined": "requeue", "failed-records": "resend", "alerts": "resolve"}.get(kind)
         columns = [c for c in (rows[0] if rows else {}) if c != "requeue_possible"]
         query = f"?{request.url.query}" if request.url.query else ""
         return HTMLResponse(templates.render(
@@ -251,7 +255,7 @@ def create_app(
         except admin_actions.ActionRefused as exc:
             log.warning("re-queue of file %s refused for %s: %s", file_id, _user_name(user), exc)
             return _answer(request, False, str(exc), None, back, 409)
-        problem = audit(request, "requeue_file", user, dag_id, result)
+        problem = audit(request, "requeue_file", user, dag_id, result.message, result.details)
         return _answer(request, True, _with_audit(result.message, problem), result.as_dict(), back)
 
     @app.post("/actions/resend", dependencies=[Depends(require_same_origin)])
@@ -269,7 +273,21 @@ def create_app(
             result = admin_actions.resend_failed(get_store(), platform, _user_name(user), ids or None)
         except (admin_actions.ActionRefused, ValueError) as exc:
             return _answer(request, False, str(exc), None, back, 409)
-        problem = audit(request, "resend_failed", user, dag_id, result)
+        problem = audit(request, "resend_failed", user, dag_id, result.message, result.details)
         return _answer(request, True, _with_audit(result.message, problem), result.as_dict(), back)
+
+    @app.post("/actions/resolve-alerts", dependencies=[Depends(require_same_origin)])
+    def resolve_alerts(request: Request, user: Viewer, note: Annotated[str, Form()] = "",
+                       id: Annotated[list[int] | None, Form()] = None) -> Response:
+        require_page_action(user)
+        back = "../details/alerts"
+        try:
+            done = core_alerts.resolve_alerts(get_store(), id or [], _user_name(user), note)
+        except core_alerts.AlertsRefused as exc:
+            return _answer(request, False, str(exc), None, back, 409)
+        message = text("alerts_resolved", resolved=len(done.resolved), already=len(done.already))
+        problem = audit(request, "resolve_alerts", user, None, message,
+                        {"resolved": done.resolved, "already": done.already}, note=done.note) if done.resolved else ""
+        return _answer(request, True, _with_audit(message, problem), done.as_dict(), back)
 
     return app

@@ -216,3 +216,29 @@ def test_an_action_stands_when_the_audit_log_cannot_be_written_and_the_page_says
     assert r.status_code == 200 and r.json()["ok"], r.text
     assert text("audit_not_written") in r.json()["message"]
     assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
+
+
+def test_alerts_are_resolved_from_the_page_with_a_note_and_audited(admin: Any, client: Any, store: Any, night: Any,
+                                                                   airflow_api_server: Any) -> None:
+    from credit_exchange.store import Alert
+
+    page = admin.get(P + "/details/alerts")
+    assert page.status_code == 200 and 'action="../actions/resolve-alerts"' in page.text
+    with store.session() as s:
+        ids = sorted(s.execute(select(Alert.id).where(Alert.resolved_at.is_(None))).scalars())
+    no_note = admin.post(P + "/actions/resolve-alerts", data={"id": [str(ids[0])], "note": " "}, headers=SAME_ORIGIN)
+    assert no_note.status_code == 409
+    mark = audit_mark(airflow_api_server)
+    r = admin.post(P + "/actions/resolve-alerts", data={"id": [str(i) for i in ids], "note": f"handled {FULL_ID}"},
+                   headers={**SAME_ORIGIN, "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert r.json()["result"]["resolved"] == ids and FULL_ID not in r.text
+    with store.session() as s:
+        assert not s.execute(select(Alert.id).where(Alert.resolved_at.is_(None))).all()
+    [entry] = audit_rows(airflow_api_server, "resolve_alerts", mark)
+    assert entry["owner"] == "admin" and entry["extra"]["via"] == "page" and entry["extra"]["details"]["resolved"] == ids
+    assert FULL_ID not in entry["extra"]["note"]
+    # A viewer may read the list but not close anything.
+    client.cookies.set("_token", make_token("vera", "VIEWER"))
+    assert client.post(P + "/actions/resolve-alerts", data={"id": [str(ids[0])], "note": "x"},
+                       headers=SAME_ORIGIN).status_code == 403
