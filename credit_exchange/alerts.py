@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +40,7 @@ def raise_alert(s: Session, kind: str, source: str, subject: str | None, message
         return None
     alert = Alert(kind=kind, source=source, subject=subject, message=message, created_at=now_local())
     s.add(alert)
-    log.warning("ALERT %s [%s] %s: %s", kind, source, subject or "", message)
+    log.warning("ALERT %s [%s] %s: %s", kind, source, mask_text(subject or ""), message)
     return alert
 
 
@@ -51,6 +53,52 @@ def resolve(s: Session, kind: str, source: str, subject: str | None) -> None:
 def open_count(s: Session) -> int:
     """Alerts not resolved yet (the ``qianwei.alerts.open`` gauge; the Exchange page lists them)."""
     return int(s.execute(select(func.count()).select_from(Alert).where(Alert.resolved_at.is_(None))).scalar_one())
+
+
+class AlertsRefused(Exception):
+    """Nothing was resolved; ``str(exc)`` says why, for people."""
+
+
+@dataclass
+class Resolution:
+    """What ``resolve_alerts`` did: the alerts it closed, those closed already, with who and why."""
+
+    resolved: list[int]
+    already: list[int]
+    actor: str
+    note: str
+    at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_alerts(store: Any, ids: Sequence[int], actor: str, note: str) -> Resolution:
+    """Close alerts by hand (after dealing with them): all of ``ids`` or, if one is unknown, none.
+
+    An alert closed already stays as it was (a second run changes nothing). ``note`` says what was
+    done; it is required, masked, and goes with the action into Airflow's audit log (the caller
+    writes it there, ``credit_exchange.audit``) and into the hub's log.
+    """
+    wanted = sorted({int(i) for i in ids})
+    clean = mask_text(" ".join(str(note or "").split()))
+    if not wanted:
+        raise AlertsRefused(text("alerts_none_given"))
+    if not clean:
+        raise AlertsRefused(text("alerts_note_required"))
+    now = now_local()
+    with store.session() as s:
+        found = {a.id: a for a in s.execute(select(Alert).where(Alert.id.in_(wanted))).scalars()}
+        unknown = [i for i in wanted if i not in found]
+        if unknown:
+            raise AlertsRefused(text("alerts_unknown", ids=", ".join(map(str, unknown))))
+        resolved = [i for i in wanted if found[i].resolved_at is None]
+        for i in resolved:
+            found[i].resolved_at = now
+    already = [i for i in wanted if i not in resolved]
+    log.info("alerts %s resolved by %s (already closed: %s): %s", resolved, actor, already, clean)
+    return Resolution(resolved=resolved, already=already, actor=actor, note=clean,
+                      at=now.isoformat(timespec="seconds"))
 
 
 def deliver(alerts: list[Alert], get_connection: Any = None, sleep: Any = None) -> tuple[int, int]:

@@ -6,6 +6,9 @@ At 06:00 Asia/Shanghai it looks at that night's runs of every DAG of the nightly
 not succeeded (failed, still running, or never ran) raises a `cycle_late` alert (the Exchange
 page, and the chat robot / e-mail when configured); a DAG that is done again closes its
 alerts of earlier nights. Replay a night with `airflow dags test check_nightly_cycle <date>`.
+
+Its task names the asset `qianwei://hub/admin-actions` as an inlet, which registers it: the
+Exchange page and `qianwei-hub` record each admin action as an event of it (Airflow's audit log).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import timedelta
 from airflow.sdk import dag, task
 
 from credit_exchange.runtime.schedule import (
+    ADMIN_ACTIONS,
     ALERTING,
     CYCLE_CHECK,
     START,
@@ -40,7 +44,7 @@ from credit_exchange.runtime.schedule import (
     tags=["qianwei", "monitoring"],
 )
 def check_nightly_cycle() -> None:
-    @task(**named("check_cycle_done"))
+    @task(**named("check_cycle_done"), inlets=[ADMIN_ACTIONS])
     def check(**context) -> dict:
         from credit_exchange.runtime.cycle import check_nightly_cycle as run
 

@@ -527,6 +527,92 @@ CATALOGUE: dict[str, str] = {
     "preflight_failed_task": "连接预检失败：{count} 个连接有问题 (pre-flight check failed: {count} connections have problems)",
     # --- (end of: pre-flight check) ---
     # ================================================================ admin subcommands: status, alerts, requeue, resend (credit_exchange/admin/)
+    # --- Airflow's REST API (connectors/airflow_api.py) ---
+    "airflow_api_no_host": "未配置 airflow_api 连接的 API 服务器地址 (the airflow_api connection names no API server host)",
+    "airflow_api_no_account": "airflow_api 连接缺少登录名或密码 (the airflow_api connection has no login or password)",
+    "airflow_api_unreachable": "无法连接 Airflow API 服务器 {url} (the Airflow API server did not answer)",
+    "airflow_api_login_refused": "Airflow 拒绝了账号 {login} 的登录 (Airflow refused the login of this account)",
+    "airflow_api_forbidden": "Airflow 拒绝了请求 {what} (Airflow refused the request: token or permission)",
+    "airflow_api_not_found": "Airflow 中找不到 {what} (not found in Airflow)",
+    "airflow_api_no_asset": "Airflow 中尚未登记资产 {uri} (the asset is not registered in Airflow yet)",
+    "airflow_api_bad_answer": "Airflow 对 {what} 的回答无法识别 (unexpected answer from Airflow)",
+    # --- Airflow's audit log (credit_exchange/audit.py) ---
+    "audit_not_written": "操作已完成，但未写入 Airflow 审计日志 (the action is done, but it is not in Airflow's audit log)",
+    "audit_fix_not_configured": (
+        "处理：在 docker/connections.env 中配置 airflow_api 连接（API 服务器地址及可创建资产事件的账号），"
+        "再在 Airflow 中补记此操作 (fix: define the airflow_api connection with the API server and an account "
+        "allowed to create asset events, then note this action in Airflow)"
+    ),
+    "audit_fix_unreachable": (
+        "处理：启动 Airflow API 服务器（docker compose up -d airflow-apiserver）或改正 airflow_api 连接的地址 "
+        "(fix: start the Airflow API server or correct the airflow_api host)"
+    ),
+    "audit_fix_login_refused": "处理：核对 airflow_api 连接的登录名和密码 (fix: check the login and password of the airflow_api connection)",
+    "audit_fix_forbidden": (
+        "处理：该账号需有创建资产事件的权限（简易认证为 Op 及以上角色） "
+        "(fix: the account needs the right to create asset events: role Op or above with the simple auth manager)"
+    ),
+    "audit_fix_not_found": (
+        "处理：资产 {uri} 由 check_nightly_cycle 登记，请确认 dag-processor 已解析 DAG（或运行 airflow dags reserialize） "
+        "(fix: the asset is registered when check_nightly_cycle is parsed: check the dag-processor, or run "
+        "airflow dags reserialize)"
+    ),
+    "audit_fix_bad_answer": "处理：查看 API 服务器日志 (fix: read the API server's log)",
+    "audit_entry_below": "未写入的审计条目如下（已脱敏），可附在工单中 (the entry that was not written, masked, for the ticket)",
+    "audit_written": "已写入 Airflow 审计日志 (written to Airflow's audit log)",
+    # --- alerts (credit_exchange/alerts.py) ---
+    "alerts_none_given": "未指定告警编号 (no alert id given)",
+    "alerts_note_required": "请用 --note 说明处理情况 (say what was done with --note)",
+    "alerts_unknown": "找不到告警 {ids}，未关闭任何告警 (no such alert: nothing was closed)",
+    "alerts_resolved": "已关闭告警 {resolved} 条，此前已关闭 {already} 条 ({resolved} alerts closed, {already} were closed already)",
+    "alerts_none": "没有符合条件的告警 (no alerts match)",
+    "alerts_resolve_button": "关闭告警 (resolve)",
+    "alerts_note_placeholder": "处理说明（必填） (what was done: required)",
+    # --- qianwei-hub subcommands (credit_exchange/admin/) ---
+    "admin_store_unreadable": "无法读取交换库（exchange_db 连接） (the store could not be read: check the exchange_db connection and that the store is migrated)",
+    "admin_unknown_department": "未知部门 {department}，可选：{known} (unknown department)",
+    "admin_bad_ids": "县平台的编号须为整数：{ids} (county ids are outbox item numbers: integers)",
+    "admin_help_json": "以 JSON 输出 (print JSON instead of a table)",
+    "admin_help_actor": "操作人（默认为当前系统用户） (who acts: written to the audit log; default the OS user)",
+    "admin_help_status": "各部门与平台的当前状态 (status per department and platform)",
+    "admin_help_alerts": "查看和关闭告警 (list and resolve alerts)",
+    "admin_help_alerts_list": "列出告警（默认仅未处理） (list alerts: open ones unless --all)",
+    "admin_help_alerts_open": "仅未处理的告警（默认） (open alerts only: the default)",
+    "admin_help_alerts_all": "全部告警，含已关闭 (all alerts, resolved ones too)",
+    "admin_help_alerts_department": "仅该部门及其 DAG 的告警 (only the alerts of this department and its DAGs)",
+    "admin_help_alerts_resolve": "处理完毕后关闭告警 (close alerts once dealt with)",
+    "admin_help_alert_ids": "告警编号 (alert ids)",
+    "admin_help_note": "处理说明（必填，写入审计日志） (what was done: required, goes to the audit log)",
+    "admin_help_requeue": "将隔离文件移回收件箱 (move a quarantined file back into its inbox)",
+    "admin_help_file_id": "接收文件编号（状态页隔离列表中的 file_id） (the received file's id, file_id in the list of quarantined files)",
+    "admin_help_resend": "重新推送平台拒收或失败的记录 (queue refused or failed records for the next push)",
+    "admin_help_platform": "平台：county 县平台，city 市平台 (platform: county or city)",
+    "admin_help_ids": "仅这些记录（县平台：outbox 编号；市平台：记录编号） (only these: county outbox item ids, city record ids)",
+    "status_departments": "部门（接收） (departments, inbound)",
+    "status_platforms": "平台（推送） (platforms, outbound)",
+    "status_generated": "生成时间 {at}，被拒记录按近 {days} 天统计 (generated at {at}; records rejected over the last {days} days)",
+    "status_col_department": "部门 (department)",
+    "status_col_last_run": "最近一次接收 (last ingest run)",
+    "status_col_files": "文件 接收/拒收/隔离 (files taken/rejected/quarantined)",
+    "status_col_records": "记录 接受/拒绝 (records accepted/rejected)",
+    "status_col_last_success": "最近成功 (last success)",
+    "status_col_stuck": "处理中/收件箱滞留 (in processing/stuck in inbox)",
+    "status_col_quarantined": "隔离中 (quarantined now)",
+    "status_col_alerts": "告警 (open alerts)",
+    "status_col_platform": "平台 (platform)",
+    "status_col_pending": "待推送/待回执 (pending)",
+    "status_col_sent": "已送达 (sent)",
+    "status_col_failed": "失败 (failed)",
+    "status_col_overdue": "回执超时 (receipts overdue)",
+    "status_totals": "未处理告警共 {alerts} 条，数据质量提示 {quality} 条 ({alerts} open alerts, {quality} data-quality warnings)",
+    "status_never": "从未 (never)",
+    "alerts_col_id": "编号 (id)",
+    "alerts_col_kind": "类型 (kind)",
+    "alerts_col_source": "来源 (source)",
+    "alerts_col_subject": "对象 (subject)",
+    "alerts_col_created": "产生时间 (raised at)",
+    "alerts_col_resolved": "关闭时间 (resolved at)",
+    "alerts_col_message": "说明 (message)",
     # --- (end of: admin subcommands: status, alerts, requeue, resend) ---
     # ================================================================ lineage and the page per run (credit_exchange/web/lineage.py, web/run_view.py)
     # --- lineage search (web/lineage.py; the page's search and `qianwei-hub lineage`) ---

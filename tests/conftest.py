@@ -31,6 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DEFAULT_TIMEZONE"] = "Asia/Shanghai"
     os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(home / "logs")
+    # One signing key for this process and the API server a test starts (tests/airflow_api_server.py).
+    os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", uuid.uuid4().hex + uuid.uuid4().hex)
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +45,16 @@ def airflow_db() -> str:
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture(scope="session")
+def airflow_api_server(airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Airflow's real API server on a loopback port (the hub's assets registered), stopped by process group."""
+    from tests.airflow_api_server import start_api_server
+
+    server = start_api_server(tmp_path_factory.mktemp("airflow-api"))
+    yield server
+    server.stop()
 
 
 # -- the hub's clock ---------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Each subcommand is a module of this package with ``register(subparsers)``, which adds its parser
 and sets ``func`` to a callable taking the parsed arguments and returning the exit status
-(0 done, 1 a check or action failed, 2 wrong usage). The subcommands call the same core
+(0 done, 1 a check or action failed, 2 wrong usage, 3 an action done but not written to
+Airflow's audit log: ``support.py``). The subcommands call the same core
 functions as the Exchange page; what they change is written to Airflow's audit log.
 """
 
@@ -18,9 +19,13 @@ from hub_messages import text
 # Subcommand modules, in the order --help lists them.
 COMMANDS: tuple[str, ...] = (
     "check",
+    "status",
+    "alerts",
+    "requeue",
+    "resend",
+    "lineage",
     "replay",
     "rotate",
-    "lineage",
 )
 
 

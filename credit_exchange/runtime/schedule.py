@@ -78,6 +78,11 @@ def department_zh(label: str) -> str:
 # Data-aware scheduling: ingests announce new deliveries, merge announces new versions.
 DELIVERIES = Asset("qianwei://hub/deliveries")
 RECORD_VERSIONS = Asset("qianwei://hub/record-versions")
+# What admins changed (page and qianwei-hub): each action is an event of this asset, which puts it in
+# Airflow's audit log (credit_exchange/audit.py, whose ADMIN_ACTIONS_URI must be this URI: parsing
+# imports no core module, so the two are tied by tests/unit/test_audit.py). No DAG is scheduled on
+# it; check_nightly_cycle names it as an inlet only so that Airflow registers the asset.
+ADMIN_ACTIONS = Asset("qianwei://hub/admin-actions")
 
 # -- time limits (the reasons are in docs/operations.md, "Time limits and retries") -----------
 # A task's own work: a 2 GiB market file is read in minutes and its transfer has a deadline of

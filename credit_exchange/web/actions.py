@@ -11,8 +11,9 @@
   ``delete`` is sent again (see ``_resend_city``).
 
 Both are idempotent (a second click changes nothing), logged with who did
-it, and answer an ``ActionResult`` whose ``message`` is for people. The web
-layer also writes them to Airflow's audit log.
+it, and answer an ``ActionResult`` whose ``message`` is for people. Their callers,
+the page (``web/app.py``) and ``qianwei-hub`` (``admin/``), write them to Airflow's
+audit log with ``credit_exchange.audit.record``.
 """
 
 from __future__ import annotations

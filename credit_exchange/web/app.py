@@ -14,16 +14,18 @@ Routes (relative to the mount, ``/qianwei-exchange`` in ``plugins/exchange_plugi
 - ``GET /api/run?dag_id=&run_id=``   the same as JSON
 - ``POST /actions/requeue``          form ``department``, ``file_id``: quarantine -> inbox
 - ``POST /actions/resend``           form ``platform``, optional ``id`` (repeatable): failed records go out again
+- ``POST /actions/resolve-alerts``   form ``id`` (repeatable), ``note``: close alerts (``alerts.resolve_alerts``)
 
 Every route needs a valid Airflow token (``credit_exchange.web.auth``); the
-POSTs also need the request to come from this server. The store is opened
+POSTs also need the request to come from this server. Each action is written to
+Airflow's audit log as the user, through Airflow's REST API with the user's own token
+(``credit_exchange.audit``: the ``airflow_api`` connection's server, else this one). The store is opened
 from the ``exchange_db`` connection on each request (one engine kept per
 database URL); this module does nothing when imported.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -33,7 +35,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from credit_exchange.standard.pii import mask_obj, mask_text
+from credit_exchange import alerts as core_alerts
+from credit_exchange import audit as hub_audit
+from credit_exchange.standard.pii import mask_text
 from credit_exchange.store import Store
 from credit_exchange.timeutil import now_local
 from credit_exchange.web import actions as admin_actions
@@ -43,6 +47,7 @@ from credit_exchange.web.auth import (
     Viewer,
     login_url,
     require_action,
+    require_page_action,
     require_same_origin,
 )
 from hub_messages import text
@@ -50,9 +55,9 @@ from hub_messages import text
 log = logging.getLogger(__name__)
 
 STORE_CONN_ID = "exchange_db"
+API_CONN_ID = "airflow_api"
 LIVE_TIMEOUTS = {"connect_timeout": 3.0, "banner_timeout": 3.0, "auth_timeout": 3.0, "channel_timeout": 5.0,
                  "transfer_timeout": 5.0}
-AUDIT_PREFIX = "qianwei_exchange."
 
 _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
@@ -89,18 +94,45 @@ def _user_name(user: Any) -> str:
     return str(user.get_name())
 
 
-def audit(event: str, user: Any, dag_id: str | None, extra: dict[str, Any]) -> None:
-    """Record an admin action in Airflow's audit log (Browse → Audit Log), next to the UI's own actions."""
-    try:
-        from airflow.models.log import Log
-        from airflow.utils.session import create_session
+def _request_token(request: Request) -> str | None:
+    """The Airflow token the request came with (bearer header or the UI's cookie): the audit entry is the user's."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.cookies.get("_token") or None
 
-        with create_session() as session:
-            session.add(Log(event=AUDIT_PREFIX + event, owner=_user_name(user),
-                            owner_display_name=_user_name(user), dag_id=dag_id,
-                            extra=json.dumps(mask_obj(extra), ensure_ascii=False, default=str)))
-    except Exception:  # noqa: BLE001 - the action is done; a lost audit row must be loud, not fatal
-        log.exception("could not write the audit log entry for %s by %s: %s", event, _user_name(user), extra)
+
+def page_api(request: Request) -> Any:
+    """Airflow's REST API as the page's user: the ``airflow_api`` connection's server, else this server."""
+    from connectors.airflow_api import AirflowApi
+    from credit_exchange.airflow_conn import get_connection
+
+    token = _request_token(request)
+    try:
+        conn = get_connection(API_CONN_ID)
+    except Exception:  # noqa: BLE001 - not configured: the page runs on the API server itself
+        return AirflowApi(str(request.base_url).rstrip("/"), token=token)
+    return AirflowApi.from_connection(conn, token=token)
+
+
+def audit(request: Request, event: str, user: Any, dag_id: str | None, message: str,
+          details: dict[str, Any], **more: Any) -> str:
+    """Record an admin action in Airflow's audit log (Browse → Audit Log) through its public REST API.
+
+    The shared route of the page and ``qianwei-hub`` (``credit_exchange.audit``). The action is done
+    either way: when the entry cannot be written this is logged and the answer says so (returned
+    as a sentence to add to the reply; empty when written).
+    """
+    try:
+        hub_audit.record(page_api(request), event, _user_name(user), via="page", dag_id=dag_id,
+                         message=message, details=details, **more)
+    except hub_audit.AuditNotWritten as exc:
+        return str(exc)
+    return ""
+
+
+def _with_audit(message: str, problem: str) -> str:
+    return f"{message} {problem}" if problem else message
 
 
 def create_app(
@@ -180,7 +212,7 @@ def create_app(
         title = dashboard.DETAIL_KINDS[kind][0]
         whose = dashboard.department_label(department) if department else (
             dashboard.PLATFORM_LABELS.get(platform or "", "") if platform else "")
-        action = "requeue" if kind == "quarantined" else "resend" if kind == "failed-records" else None
+        action = {"quarantined": "requeue", "failed-records": "resend", "alerts": "resolve"}.get(kind)
         columns = [c for c in (rows[0] if rows else {}) if c != "requeue_possible"]
         query = f"?{request.url.query}" if request.url.query else ""
         return HTMLResponse(templates.render(
@@ -269,8 +301,8 @@ def create_app(
         except admin_actions.ActionRefused as exc:
             log.warning("re-queue of file %s refused for %s: %s", file_id, _user_name(user), exc)
             return _answer(request, False, str(exc), None, back, 409)
-        audit("requeue_file", user, dag_id, {**result.details, "message": result.message})
-        return _answer(request, True, result.message, result.as_dict(), back)
+        problem = audit(request, "requeue_file", user, dag_id, result.message, result.details)
+        return _answer(request, True, _with_audit(result.message, problem), result.as_dict(), back)
 
     @app.post("/actions/resend", dependencies=[Depends(require_same_origin)])
     def resend(request: Request, platform: Annotated[str, Form()], user: Viewer,
@@ -287,7 +319,21 @@ def create_app(
             result = admin_actions.resend_failed(get_store(), platform, _user_name(user), ids or None)
         except (admin_actions.ActionRefused, ValueError) as exc:
             return _answer(request, False, str(exc), None, back, 409)
-        audit("resend_failed", user, dag_id, {**result.details, "message": result.message})
-        return _answer(request, True, result.message, result.as_dict(), back)
+        problem = audit(request, "resend_failed", user, dag_id, result.message, result.details)
+        return _answer(request, True, _with_audit(result.message, problem), result.as_dict(), back)
+
+    @app.post("/actions/resolve-alerts", dependencies=[Depends(require_same_origin)])
+    def resolve_alerts(request: Request, user: Viewer, note: Annotated[str, Form()] = "",
+                       id: Annotated[list[int] | None, Form()] = None) -> Response:
+        require_page_action(user)
+        back = "../details/alerts"
+        try:
+            done = core_alerts.resolve_alerts(get_store(), id or [], _user_name(user), note)
+        except core_alerts.AlertsRefused as exc:
+            return _answer(request, False, str(exc), None, back, 409)
+        message = text("alerts_resolved", resolved=len(done.resolved), already=len(done.already))
+        problem = audit(request, "resolve_alerts", user, None, message,
+                        {"resolved": done.resolved, "already": done.already}, note=done.note) if done.resolved else ""
+        return _answer(request, True, _with_audit(message, problem), done.as_dict(), back)
 
     return app

@@ -12,7 +12,8 @@ depends on ``require_user``:
    (``is_authorized_custom_view``: GET to see, POST to act); an action also needs
    the right to run the DAG that will take its result (``is_authorized_dag`` with
    PUT on the DAG's runs: ``ingest_{dept}`` for a re-queued file, ``push_{platform}``
-   for re-sent records).
+   for re-sent records); closing alerts, which no DAG takes, needs the right to create
+   asset events instead (its audit entry is one).
 3. POSTs must come from the page itself (``require_same_origin``): the cookie is
    ``SameSite=Lax`` already; on top of that the ``Origin`` (or ``Referer``) must be
    this server. Requests carrying a Bearer header are not ambient, so not forgeable.
@@ -84,6 +85,16 @@ def require_action(user: Any, dag_id: str) -> None:
     allowed = am.is_authorized_custom_view(method="POST", resource_name=RESOURCE_NAME, user=user) and \
         am.is_authorized_dag(method="PUT", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id),
                              user=user)
+    if not allowed:
+        raise _forbidden()
+
+
+def require_page_action(user: Any) -> None:
+    """An action that no DAG takes (closing alerts): the right to act on the custom view and to create
+    asset events, as the audit entry of the action is one (``credit_exchange.audit``)."""
+    am = auth_manager()
+    allowed = am.is_authorized_custom_view(method="POST", resource_name=RESOURCE_NAME, user=user) and \
+        am.is_authorized_asset(method="POST", user=user)
     if not allowed:
         raise _forbidden()
 

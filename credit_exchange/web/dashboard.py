@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from credit_exchange import config
+from credit_exchange.feeds.inbox import STUCK_ALERT
 from credit_exchange.standard.pii import mask_obj, safe_text
 from credit_exchange.store import (
     Alert,
@@ -165,7 +166,37 @@ def _department(s: Session, dept: str, since: datetime, alerts: int) -> dict[str
         "live_possible": live_possible(dept),
         "rejected_records": rejected_records,
         "rejects_by_code": reject_codes(s, dept, since),
+        "stuck_in_inbox": _count(s, select(Alert.id).where(
+            Alert.kind == STUCK_ALERT, Alert.source == dept, Alert.resolved_at.is_(None))),
+        "last_ingest": last_ingest(s, dept),
         "alerts_open": alerts,
+    }
+
+
+def last_ingest(s: Session, department: str) -> dict[str, Any] | None:
+    """The department's latest ingest run that finished a file: files taken / refused / still in
+    quarantine and records accepted / rejected / unchanged (None: nothing finished yet)."""
+    latest = s.execute(select(ReceivedFile.run_id, ReceivedFile.id).where(
+        ReceivedFile.department == department, ReceivedFile.finished.is_(True))
+        .order_by(ReceivedFile.processed_at.desc(), ReceivedFile.id.desc()).limit(1)).first()
+    if latest is None:
+        return None
+    run_id, file_id = latest
+    same_run = ReceivedFile.run_id == run_id if run_id is not None else ReceivedFile.id == file_id
+    files = s.execute(select(ReceivedFile).where(ReceivedFile.department == department,
+                                                 ReceivedFile.finished.is_(True), same_run)).scalars().all()
+    folder = quarantine_folder(department)
+    refused = [f for f in files if f.status == "rejected"]
+    return {
+        "run_id": run_id,
+        "finished_at": _iso(max((f.processed_at for f in files if f.processed_at), default=None)),
+        "files_taken": sum(f.status in TAKEN for f in files),
+        "files_rejected": len(refused),
+        "files_quarantined": sum(folder is None or not f.stored_path or f.stored_path.startswith(folder + "/")
+                                 for f in refused),
+        "records_accepted": sum(f.accepted or 0 for f in files),
+        "records_rejected": sum(f.rejected or 0 for f in files),
+        "records_unchanged": sum(f.unchanged or 0 for f in files),
     }
 
 
@@ -179,6 +210,7 @@ def _county(s: Session, alerts: int) -> dict[str, Any]:
         "label": PLATFORM_LABELS["county"],
         "last_success": _iso(last),
         "pending_records": int(by_status.get("pending", 0) + by_status.get("batched", 0)),
+        "sent_records": int(by_status.get("done", 0)),
         "failed_records": int(by_status.get("failed", 0)),
         "batches_prepared": _count(s, select(Batch.batch_id).where(
             Batch.platform == "county", Batch.status == "prepared")),
@@ -198,6 +230,7 @@ def _city(s: Session, now: datetime, alerts: int) -> dict[str, Any]:
         "label": PLATFORM_LABELS["city"],
         "last_success": _iso(last),
         "pending_records": int(states.get("sent", 0)),
+        "sent_records": int(states.get("ok", 0)),
         "failed_records": int(states.get("error", 0)),
         "batches_prepared": _count(s, select(CityFile.name).where(CityFile.status == "prepared")),
         "batches_failed": None,
@@ -353,12 +386,27 @@ def _unreceipted_list(s: Session, *, platform: str, now: datetime, limit: int, *
 
 def _alerts_list(s: Session, *, department: str | None, platform: str | None, limit: int,
                  **_: Any) -> list[dict[str, Any]]:
-    stmt = select(Alert).where(Alert.resolved_at.is_(None))
-    if department or platform:
-        stmt = stmt.where(Alert.source == (department or platform))
-    alerts = s.execute(stmt.order_by(Alert.created_at.desc()).limit(limit)).scalars()
-    return [{"alert_id": a.id, "kind": a.kind, "source": a.source, "subject": _text(a.subject),
-             "message": _text(a.message), "created_at": _iso(a.created_at)} for a in alerts]
+    source = department or platform
+    return alert_rows(s, sources=[source] if source else None, limit=limit)
+
+
+def alert_rows(s: Session, *, open_only: bool = True, sources: list[str] | None = None,
+               limit: int = DETAIL_LIMIT) -> list[dict[str, Any]]:
+    """Alerts, newest first: open ones (the page), or all with when each was resolved (``qianwei-hub alerts``)."""
+    stmt = select(Alert)
+    if open_only:
+        stmt = stmt.where(Alert.resolved_at.is_(None))
+    if sources:
+        stmt = stmt.where(Alert.source.in_(sources))
+    alerts = s.execute(stmt.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)).scalars()
+    return mask_obj([{"alert_id": a.id, "kind": a.kind, "source": a.source, "subject": _text(a.subject),
+                      "message": _text(a.message), "created_at": _iso(a.created_at),
+                      **({} if open_only else {"resolved_at": _iso(a.resolved_at)})} for a in alerts])
+
+
+def department_sources(department: str) -> list[str]:
+    """Where a department's alerts come from: the feed itself and its DAGs (ingest, watcher)."""
+    return [department, f"ingest_{department}", f"watch_{department}_inbox"]
 
 
 def _data_quality_list(s: Session, *, limit: int, **_: Any) -> list[dict[str, Any]]:

@@ -172,6 +172,11 @@ DETAILS = """{% extends "base" %}
   <input type="hidden" name="platform" value="{{ platform }}">
   <input type="hidden" name="id" value="{{ r.item_id if platform == 'county' else r.record_id }}">
   <button type="submit">{{ gloss("ui_resend") }}</button></form></td>
+{% elif action == "resolve" %}<td>
+ <form method="post" action="../actions/resolve-alerts" class="inline">
+  <input type="hidden" name="id" value="{{ r.alert_id }}">
+  <input type="text" name="note" required placeholder="{{ text('alerts_note_placeholder') }}">
+  <button type="submit">{{ text("alerts_resolve_button") }}</button></form></td>
 {% endif %}
 </tr>
 {% endfor %}

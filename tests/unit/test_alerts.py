@@ -55,3 +55,25 @@ def test_a_task_that_failed_for_good_becomes_an_alert(sqlite_store: Any) -> None
     assert (row.kind, row.source, row.subject) == ("task_failed", "push_county",
                                                    "push_county_batches@scheduled__2026-11-29")
     assert "county platform down" in row.message and row.notified_at is not None
+
+
+def test_resolve_alerts_closes_all_the_ids_or_none(sqlite_store: Any) -> None:
+    import pytest
+
+    from credit_exchange.alerts import AlertsRefused, resolve_alerts
+
+    with sqlite_store.session() as s:
+        a = raise_alert(s, "inbox_stuck", "market", "A.xml", "卡住 (stuck)")
+        b = raise_alert(s, "task_failed", "ingest_market", "t@r", "boom")
+        s.flush()
+        ids = [a.id, b.id]  # type: ignore[union-attr]
+    with pytest.raises(AlertsRefused):
+        resolve_alerts(sqlite_store, [ids[0], 999], "alice", "done")
+    with pytest.raises(AlertsRefused):
+        resolve_alerts(sqlite_store, ids, "alice", "  ")
+    with sqlite_store.session() as s:
+        assert s.execute(select(Alert.id).where(Alert.resolved_at.is_(None))).scalars().all() == ids
+    done = resolve_alerts(sqlite_store, ids, "alice", "re-sent by holder 11010519491231002X")
+    assert done.resolved == ids and done.already == [] and "11010519491231002X" not in done.note
+    again = resolve_alerts(sqlite_store, [ids[1]], "bob", "again")
+    assert again.resolved == [] and again.already == [ids[1]]

@@ -42,7 +42,7 @@ AIRFLOW_SERVICES = {
 ALL_AIRFLOW = {*AIRFLOW_SERVICES, "airflow-init", "airflow-cli"}
 # contracts.md section 3; exchange_db is built by the compose file itself.
 CONNECTIONS_IN_FILE = {"inbox_sftp", "pboc_sftp", "city_platform_sftp", "county_platform", "transport_api",
-                       "pii_key"}
+                       "pii_key", "airflow_api"}
 OPTIONAL_CONNECTIONS = {"alert_webhook", "alert_smtp"}
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -238,6 +238,10 @@ def test_the_connections_example_covers_every_contract_connection() -> None:
             # Host keys are always pinned (contracts.md 3); key files live in the mounted secrets folder.
             assert conn["extra"]["host_key"].startswith("ssh-ed25519 "), conn_id
             assert conn["extra"]["key_file"].startswith("/opt/hub/secrets/"), conn_id
+        if conn_id == "airflow_api":
+            # Airflow's own API server, on the compose network (the audit log of admin actions).
+            assert conn["host"] == "http://airflow-apiserver:8080" and conn["login"], conn
+            continue
         if conn["conn_type"] == "http":
             assert conn["host"].startswith("https://"), conn_id
             assert {"app_key", "app_secret"} <= set(conn["extra"]), conn_id

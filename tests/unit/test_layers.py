@@ -3,7 +3,7 @@
 Read from the source with ``ast`` (nothing is imported), so a lazy import inside a function counts
 as much as one at the top of a module.
 
-    foundation (config, timeutil, airflow_conn, fast) < standard < store < intake, alerts < feeds
+    foundation (config, timeutil, airflow_conn, fast) < standard < store < intake, alerts, audit < feeds
         < merge < derive < publish < web, runtime < admin
 
 Connectors (``connectors/``) never import the core. The core (standard … publish) takes from a
@@ -25,7 +25,7 @@ RANK = {
     "config": 0, "timeutil": 0, "airflow_conn": 0, "fast": 0,
     "standard": 1,
     "store": 2,
-    "intake": 3, "alerts": 3,
+    "intake": 3, "alerts": 3, "audit": 3,
     "feeds": 4,
     "merge": 5,
     "derive": 6,

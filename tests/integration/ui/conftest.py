@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -21,9 +20,11 @@ def exchange_db_conn(store_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def hub_connections(monkeypatch: pytest.MonkeyPatch, store_url: str, inbox_server: Any) -> None:
-    """``exchange_db`` and ``inbox_sftp`` as AIRFLOW_CONN_* variables, as a deployment gives them."""
-    env = connection_env(exchange_db=exchange_db_conn(store_url), inbox_sftp=inbox_server.airflow_connection())
+def hub_connections(monkeypatch: pytest.MonkeyPatch, store_url: str, inbox_server: Any,
+                    airflow_api_server: Any) -> None:
+    """``exchange_db``, ``inbox_sftp`` and ``airflow_api`` as AIRFLOW_CONN_* variables, as a deployment gives them."""
+    env = connection_env(exchange_db=exchange_db_conn(store_url), inbox_sftp=inbox_server.airflow_connection(),
+                         airflow_api=airflow_api_server.connection())
     for key, value in env.items():
         monkeypatch.setenv(key, value)
 
@@ -52,11 +53,17 @@ def client(airflow_api: Any, hub_connections: None) -> Any:
         yield c
 
 
-def audit_rows(event: str) -> list[dict[str, Any]]:
-    """Rows of Airflow's audit log for one of our events."""
-    from airflow.models.log import Log
-    from airflow.utils.session import create_session
+def audit_mark(server: Any) -> int:
+    """The id of the newest entry in Airflow's audit log now: entries after it are the test's."""
+    rows = server.api().event_logs(limit=1)
+    return int(rows[0]["event_log_id"]) if rows else 0
 
-    with create_session() as session:
-        rows = session.query(Log).filter(Log.event == event).order_by(Log.id).all()
-        return [{"owner": r.owner, "dag_id": r.dag_id, "extra": json.loads(r.extra or "{}")} for r in rows]
+
+def audit_rows(server: Any, action: str, after: int = 0) -> list[dict[str, Any]]:
+    """The hub's entries in Airflow's audit log for one action after ``after``, oldest first, read
+    through the public REST API (``credit_exchange.audit.read_back``)."""
+    from credit_exchange.audit import read_back
+
+    rows = read_back(server.api(), action)  # the newest 100: far more than a test writes
+    return [{"owner": r["owner"], "dag_id": r["extra"]["dag_id"], "extra": r["extra"]} for r in reversed(rows)
+            if int(r["event_log_id"]) > after]

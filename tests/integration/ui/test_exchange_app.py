@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from credit_exchange.store import OutboxItem, ReceivedFile
 from credit_exchange.timeutil import now_local
-from tests.integration.ui.conftest import audit_rows, make_token
+from hub_messages import text
+from tests.integration.ui.conftest import audit_mark, audit_rows, make_token
 from tests.integration.ui.scenario import EXPECTED, FULL_ID, REFUSED_NAME, fill
 
 P = "/qianwei-exchange"
@@ -111,17 +112,20 @@ def test_live_count_comes_from_the_inbox_server(admin: Any, night: Any, inbox: A
 
 
 def test_requeue_through_the_page_is_done_and_audited(admin: Any, store: Any, night: Any,
-                                                      inbox_root: Path) -> None:
+                                                      inbox_root: Path, airflow_api_server: Any) -> None:
     with store.session() as s:
         fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
-    before = len(audit_rows("qianwei_exchange.requeue_file"))
+    before = audit_mark(airflow_api_server)
     r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
                    headers={**SAME_ORIGIN, "Accept": "text/html"})
     assert r.status_code == 200 and 'class="msg ok"' in r.text, r.text
+    assert text("audit_not_written") not in r.text
     assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
-    [entry] = audit_rows("qianwei_exchange.requeue_file")[before:]
+    [entry] = audit_rows(airflow_api_server, "requeue_file", before)
+    # Written by Airflow's API server as the page's user, who is also the actor.
     assert entry["owner"] == "admin" and entry["dag_id"] == "ingest_market"
-    assert entry["extra"]["to"] == f"/market/inbox/{REFUSED_NAME}"
+    assert entry["extra"]["actor"] == "admin" and entry["extra"]["via"] == "page"
+    assert entry["extra"]["details"]["to"] == f"/market/inbox/{REFUSED_NAME}"
     # Asked again: refused politely, nothing else moves.
     again = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": "999999"},
                        headers=SAME_ORIGIN)
@@ -129,7 +133,8 @@ def test_requeue_through_the_page_is_done_and_audited(admin: Any, store: Any, ni
 
 
 def test_a_name_with_an_id_number_is_masked_in_the_reply_and_the_audit_log(admin: Any, store: Any, vault: Any,
-                                                                          inbox: Any, inbox_root: Path) -> None:
+                                                                          inbox: Any, inbox_root: Path,
+                                                                          airflow_api_server: Any) -> None:
     import json
 
     from credit_exchange import config
@@ -142,14 +147,15 @@ def test_a_name_with_an_id_number_is_masked_in_the_reply_and_the_audit_log(admin
         fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == name)).scalar_one()
     listing = admin.get(P + "/api/details/quarantined?department=market").text
     assert "11010519491231002X" not in listing and "110105********002X" in listing
-    before = len(audit_rows("qianwei_exchange.requeue_file"))
+    before = audit_mark(airflow_api_server)
     r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
                    headers={**SAME_ORIGIN, "Accept": "application/json"})
     assert r.status_code == 200 and r.json()["ok"], r.text
     assert "11010519491231002X" not in r.text and "110105********002X" in r.text
     assert (inbox_root / "market" / "inbox" / name).exists()  # the real file moved, under its real name
-    [entry] = audit_rows("qianwei_exchange.requeue_file")[before:]
+    [entry] = audit_rows(airflow_api_server, "requeue_file", before)
     assert "11010519491231002X" not in json.dumps(entry, ensure_ascii=False)
+    assert "110105********002X" in entry["extra"]["details"]["name"]
 
 
 def test_posts_from_another_site_are_refused(admin: Any, store: Any, night: Any, inbox_root: Path) -> None:
@@ -171,7 +177,8 @@ def test_a_viewer_may_look_but_not_act(client: Any, store: Any, night: Any) -> N
         assert s.execute(select(OutboxItem.id).where(OutboxItem.status == "failed")).scalars().all()
 
 
-def test_resend_with_a_bearer_token_answers_json(client: Any, store: Any, night: Any) -> None:
+def test_resend_with_a_bearer_token_answers_json(client: Any, store: Any, night: Any,
+                                                 airflow_api_server: Any) -> None:
     token = make_token("ops", "OP")
     r = client.post(P + "/actions/resend", data={"platform": "county"},
                     headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
@@ -180,7 +187,7 @@ def test_resend_with_a_bearer_token_answers_json(client: Any, store: Any, night:
     assert body["ok"] and body["result"]["actor"] == "ops" and body["result"]["details"]["resent"] == 2
     with store.session() as s:
         assert not s.execute(select(OutboxItem.id).where(OutboxItem.status == "failed")).scalars().all()
-    assert any(e["owner"] == "ops" for e in audit_rows("qianwei_exchange.resend_failed"))
+    assert any(e["owner"] == "ops" for e in audit_rows(airflow_api_server, "resend_failed"))
 
 
 def test_a_store_that_cannot_be_read_is_reported_not_hidden(admin: Any, monkeypatch: pytest.MonkeyPatch,
@@ -189,3 +196,49 @@ def test_a_store_that_cannot_be_read_is_reported_not_hidden(admin: Any, monkeypa
     monkeypatch.setenv("AIRFLOW_CONN_EXCHANGE_DB", f'{{"conn_type": "sqlite", "host": "{tmp_path / "none.db"}"}}')
     r = admin.get(P + "/api/overview")
     assert r.status_code == 503 and "exchange_db" in r.json()["detail"]
+
+
+def test_an_action_stands_when_the_audit_log_cannot_be_written_and_the_page_says_so(
+        admin: Any, store: Any, night: Any, inbox_root: Path, monkeypatch: pytest.MonkeyPatch,
+        airflow_api_server: Any) -> None:
+    import json
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API",
+                       json.dumps(airflow_api_server.connection(host=f"http://127.0.0.1:{port}")))
+    with store.session() as s:
+        fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
+    r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
+                   headers={**SAME_ORIGIN, "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert text("audit_not_written") in r.json()["message"]
+    assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
+
+
+def test_alerts_are_resolved_from_the_page_with_a_note_and_audited(admin: Any, client: Any, store: Any, night: Any,
+                                                                   airflow_api_server: Any) -> None:
+    from credit_exchange.store import Alert
+
+    page = admin.get(P + "/details/alerts")
+    assert page.status_code == 200 and 'action="../actions/resolve-alerts"' in page.text
+    with store.session() as s:
+        ids = sorted(s.execute(select(Alert.id).where(Alert.resolved_at.is_(None))).scalars())
+    no_note = admin.post(P + "/actions/resolve-alerts", data={"id": [str(ids[0])], "note": " "}, headers=SAME_ORIGIN)
+    assert no_note.status_code == 409
+    mark = audit_mark(airflow_api_server)
+    r = admin.post(P + "/actions/resolve-alerts", data={"id": [str(i) for i in ids], "note": f"handled {FULL_ID}"},
+                   headers={**SAME_ORIGIN, "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert r.json()["result"]["resolved"] == ids and FULL_ID not in r.text
+    with store.session() as s:
+        assert not s.execute(select(Alert.id).where(Alert.resolved_at.is_(None))).all()
+    [entry] = audit_rows(airflow_api_server, "resolve_alerts", mark)
+    assert entry["owner"] == "admin" and entry["extra"]["via"] == "page" and entry["extra"]["details"]["resolved"] == ids
+    assert FULL_ID not in entry["extra"]["note"]
+    # A viewer may read the list but not close anything.
+    client.cookies.set("_token", make_token("vera", "VIEWER"))
+    assert client.post(P + "/actions/resolve-alerts", data={"id": [str(ids[0])], "note": "x"},
+                       headers=SAME_ORIGIN).status_code == 403
