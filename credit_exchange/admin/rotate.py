@@ -4,7 +4,10 @@ The steps of a rotation (docs/operations.md, "Rotating pii_key"): write the new 
 ``pii_key`` connection (``current`` the new key, ``previous`` the old one, ``subject`` the first
 key), run this command until it says every value is current, then remove the old key from
 ``previous``. Batched, resumable and safe to rerun (``credit_exchange.store.reseal``); works on
-SQLite and PostgreSQL alike. Exit status 0 when every sealed value is current, 1 otherwise.
+SQLite and PostgreSQL alike. Exit status 0 when every sealed value is current, 1 otherwise, 3
+when the re-seal is done but its entry could not be written to Airflow's audit log
+(``admin/support.py``). A re-seal is audited like every change an admin makes; ``--check`` changes
+nothing and is not.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import sys
 from typing import Any
 
+from credit_exchange.admin import support
 from hub_messages import text
 
 
@@ -20,6 +24,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("rotate-key", help=text("rotate_help"), description=text("rotate_help"))
     parser.add_argument("--check", action="store_true", help=text("rotate_check_help"))
     parser.add_argument("--batch-size", type=int, default=500, help=text("rotate_batch_help"))
+    support.add_actor(parser)
     parser.set_defaults(func=run)
 
 
@@ -41,10 +46,12 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - a clear line and a non-zero exit, never a bare traceback
         print(text("rotate_failed") + ": " + safe_text(str(exc)), file=sys.stderr)
         return 1
+    resealed = 0
     try:
         print(text("rotate_heading", key_id=vault.current_key_id, key_ids=", ".join(vault.key_ids)))
         if not args.check:
-            reseal_store(store, vault, batch_size=max(1, args.batch_size), progress=show)
+            resealed = sum(c.resealed for c in reseal_store(store, vault, batch_size=max(1, args.batch_size),
+                                                            progress=show))
         left = sum(c.left for c in reseal_store(store, vault, batch_size=max(1, args.batch_size), check_only=True,
                                                 progress=show if args.check else None))
     except Exception as exc:  # noqa: BLE001
@@ -56,4 +63,9 @@ def run(args: argparse.Namespace) -> int:
         print(text("rotate_left", left=left))
         return 1
     print(text("rotate_done", key_id=vault.current_key_id))
-    return 0
+    if args.check:
+        return 0
+    actor, os_user = support.actor_of(args)
+    return support.audit("rotate_key", actor, os_user, dag_id=None,
+                         message=text("rotate_done", key_id=vault.current_key_id),
+                         details={"key_id": vault.current_key_id, "key_ids": list(vault.key_ids), "resealed": resealed})

@@ -24,7 +24,9 @@ from sqlalchemy.engine import make_url
 from credit_exchange.standard.crypto import PiiKeyMissing, PiiVault, key_id
 from credit_exchange.store import Batch, Delivery, Record, RecordVersion, Store
 from credit_exchange.store.reseal import reseal_store
+from hub_messages import text
 from tests.helpers import REPO, connection_env
+from tests.integration.ui.conftest import audit_mark, audit_rows
 
 
 def _store_conn(url: str) -> dict[str, Any]:
@@ -35,10 +37,13 @@ def _store_conn(url: str) -> dict[str, Any]:
             "password": u.password, "schema": u.database}
 
 
-def rotate_key(store: Store, secret: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``qianwei-hub rotate-key`` in its own process, with the connections as Airflow reads them."""
-    env = {**os.environ, **connection_env(exchange_db=_store_conn(store.url),
-                                          pii_key={"conn_type": "generic", "password": secret})}
+def rotate_key(store: Store, secret: str, *args: str, api: Any = None) -> subprocess.CompletedProcess[str]:
+    """``qianwei-hub rotate-key`` in its own process, with the connections as Airflow reads them
+    (``api``: the Airflow API server its audit entry goes to)."""
+    conns: dict[str, Any] = {"exchange_db": _store_conn(store.url), "pii_key": {"conn_type": "generic", "password": secret}}
+    if api is not None:
+        conns["airflow_api"] = api.connection()
+    env = {**os.environ, **connection_env(**conns)}
     return subprocess.run([sys.executable, "-m", "credit_exchange.admin", "rotate-key", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
@@ -54,7 +59,7 @@ def sealed_values(store: Store) -> list[str | bytes]:
 
 
 def test_rotate_key_reseals_the_whole_store_and_everything_reads_back(
-        store: Store, inbox: Any, county_client: Any, pii_key: str) -> None:
+        store: Store, inbox: Any, county_client: Any, pii_key: str, airflow_api_server: Any) -> None:
     old_key, new_key = pii_key, PiiVault.generate_key()
     old = PiiVault(old_key)
     fill_like_a_night(store, old, inbox, county_client)
@@ -75,8 +80,13 @@ def test_rotate_key_reseals_the_whole_store_and_everything_reads_back(
     with pytest.raises(Stop):
         reseal_store(store, PiiVault(ring), batch_size=5, progress=stop_after_first_column)
 
-    done = rotate_key(store, ring, "--batch-size", "7")
+    mark = audit_mark(airflow_api_server)
+    done = rotate_key(store, ring, "--batch-size", "7", "--actor", "wang.it", api=airflow_api_server)
     assert done.returncode == 0, done.stdout + done.stderr
+    # Audited like every change an admin makes: who, the new key's id, how many values.
+    [entry] = audit_rows(airflow_api_server, "rotate_key", mark)
+    assert entry["extra"]["actor"] == "wang.it" and entry["extra"]["details"]["key_id"] == key_id(new_key)
+    assert entry["extra"]["details"]["resealed"] > 0
     assert f"当前密钥 {key_id(new_key)}" in done.stdout and "deliveries.data_enc" in done.stdout
     # Resumed: the interrupted run had done the deliveries, this one did the rest.
     assert "deliveries.data_enc：重新加密 0 个" in done.stdout
@@ -92,8 +102,8 @@ def test_rotate_key_reseals_the_whole_store_and_everything_reads_back(
 
     assert read_everything(store, PiiVault(ring)) == before
     # Safe to rerun: nothing left to do.
-    again = rotate_key(store, ring)
-    assert again.returncode == 0 and "重新加密 0 个" in again.stdout and "重新加密 1" not in again.stdout
+    again = rotate_key(store, ring)  # no API server: re-sealed (nothing), but not in the audit log
+    assert again.returncode == 3 and text("audit_entry_below") in again.stderr and "重新加密 0 个" in again.stdout and "重新加密 1" not in again.stdout
 
     # The old key retired: everything still reads, and subjects keep their keys (the subject key stays).
     retired = PiiVault(json.dumps({"current": new_key, "subject": old_key}))
