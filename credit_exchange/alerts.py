@@ -77,8 +77,9 @@ def resolve_alerts(store: Any, ids: Sequence[int], actor: str, note: str) -> Res
     """Close alerts by hand (after dealing with them): all of ``ids`` or, if one is unknown, none.
 
     An alert closed already stays as it was (a second run changes nothing). ``note`` says what was
-    done; it is required, masked, and goes with the action into Airflow's audit log (the caller
-    writes it there, ``credit_exchange.audit``) and into the hub's log.
+    done; it is required, masked, kept on the alert with the actor (``resolved_by``,
+    ``resolution_note``), and goes with the action into Airflow's audit log (the caller writes it
+    there, ``credit_exchange.audit``) and into the hub's log.
     """
     wanted = sorted({int(i) for i in ids})
     clean = mask_text(" ".join(str(note or "").split()))
@@ -95,6 +96,8 @@ def resolve_alerts(store: Any, ids: Sequence[int], actor: str, note: str) -> Res
         resolved = [i for i in wanted if found[i].resolved_at is None]
         for i in resolved:
             found[i].resolved_at = now
+            found[i].resolved_by = mask_text(actor)[:128]
+            found[i].resolution_note = clean
     already = [i for i in wanted if i not in resolved]
     log.info("alerts %s resolved by %s (already closed: %s): %s", resolved, actor, already, clean)
     return Resolution(resolved=resolved, already=already, actor=actor, note=clean,

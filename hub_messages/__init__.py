@@ -612,6 +612,8 @@ CATALOGUE: dict[str, str] = {
     "alerts_col_subject": "对象 (subject)",
     "alerts_col_created": "产生时间 (raised at)",
     "alerts_col_resolved": "关闭时间 (resolved at)",
+    "alerts_col_resolved_by": "关闭人 (resolved by)",
+    "alerts_col_note": "处理说明 (note)",
     "alerts_col_message": "说明 (message)",
     # --- (end of: admin subcommands: status, alerts, requeue, resend) ---
     # ================================================================ lineage and the page per run (credit_exchange/web/lineage.py, web/run_view.py)

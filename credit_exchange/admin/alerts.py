@@ -63,9 +63,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def render(rows: list[dict[str, Any]], *, with_resolved: bool) -> str:
-    keys = ["alert_id", "kind", "source", "subject", "created_at"] + (["resolved_at"] if with_resolved else [])
+    keys = ["alert_id", "kind", "source", "subject", "created_at"] + (
+        ["resolved_at", "resolved_by", "resolution_note"] if with_resolved else [])
     heads = ["alerts_col_id", "alerts_col_kind", "alerts_col_source", "alerts_col_subject", "alerts_col_created"] + (
-        ["alerts_col_resolved"] if with_resolved else [])
+        ["alerts_col_resolved", "alerts_col_resolved_by", "alerts_col_note"] if with_resolved else [])
     heads.append("alerts_col_message")
     return support.table([text(h) for h in heads], [[r.get(k) for k in keys] + [r.get("message")] for r in rows])
 

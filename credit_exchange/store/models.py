@@ -301,6 +301,9 @@ class Alert(Base):
     # when it was handed to the notification channels (mail, chat robot)
     notified_at: Mapped[datetime | None] = mapped_column(LocalTime())
     resolved_at: Mapped[datetime | None] = mapped_column(LocalTime())
+    # closed by hand: who (page user or qianwei-hub actor) and their note, masked; NULL when the hub closed it
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
 
 
 class DataQualityIssue(Base):

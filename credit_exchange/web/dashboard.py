@@ -401,7 +401,8 @@ def alert_rows(s: Session, *, open_only: bool = True, sources: list[str] | None 
     alerts = s.execute(stmt.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)).scalars()
     return mask_obj([{"alert_id": a.id, "kind": a.kind, "source": a.source, "subject": _text(a.subject),
                       "message": _text(a.message), "created_at": _iso(a.created_at),
-                      **({} if open_only else {"resolved_at": _iso(a.resolved_at)})} for a in alerts])
+                      **({} if open_only else {"resolved_at": _iso(a.resolved_at), "resolved_by": a.resolved_by,
+                                               "resolution_note": _text(a.resolution_note)})} for a in alerts])
 
 
 def department_sources(department: str) -> list[str]:

@@ -84,10 +84,20 @@ def test_resolve_closes_them_and_writes_the_audit_log(hub: Any, store: Any, thre
     assert event["extra"]["note"] == extra["note"]
     assert event["extra"]["action"] == "qianwei_exchange.resolve_alerts"
 
+    # The store keeps who closed them and the note (masked) next to the alerts: alerts list --all.
+    closed = {r["alert_id"]: r for r in json.loads(hub("alerts", "list", "--all", "--json").out)}
+    assert closed[three["stuck"]]["resolved_by"] == "wangli"
+    assert ticket in closed[three["stuck"]]["resolution_note"] and MASKED_ID in closed[three["stuck"]]["resolution_note"]
+    assert closed[three["county"]]["resolved_by"] is None and closed[three["county"]]["resolved_at"] is None
+    listing = hub("alerts", "list", "--all").out
+    assert text("alerts_col_resolved_by") in listing and ticket in listing and FULL_ID not in listing
+
     # Again: nothing changes, nothing is audited.
     again = hub("alerts", "resolve", str(three["stuck"]), "--note", "again")
     assert again.status == 0 and text("alerts_resolved", resolved=0, already=1) in again.out
     assert len(audit_rows(airflow_api_server, "resolve_alerts", mark)) == 1
+    with store.session() as s:  # the first close stands
+        assert ticket in (s.get(Alert, three["stuck"]).resolution_note or "")
 
 
 def test_resolve_with_actor_keeps_the_os_user_too(hub: Any, three: dict[str, int], airflow_api_server: Any) -> None:
