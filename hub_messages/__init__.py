@@ -673,6 +673,14 @@ CATALOGUE: dict[str, str] = {
     "replay_started": "已启动回填：{dag_id}，{day}（{start} 至 {end}） (backfill started: {dag_id} for {day}, window {start} to {end})",
     "replay_dry_run": "试运行：{dag_id}，{day} 将创建的运行如下 (dry run: the runs a backfill of {dag_id} for {day} would create)",
     "replay_failed": "{dag_id} 的回填未能启动（退出码 {status}）：{detail} (the backfill of {dag_id} did not start, exit status {status})",
+    "replay_wait_help": "等待前一个 DAG 的回填运行结束的最长分钟数，默认 180 (how many minutes to wait for one DAG's backfill to finish before the next starts; default 180)",
+    "replay_no_wait_help": "同时启动全部回填，不等待（仅用于互不依赖的 DAG） (start every backfill at once, without waiting: only for DAGs that do not depend on each other)",
+    "replay_bad_wait": "--wait 不能为负数 (--wait must not be negative)",
+    "replay_waiting": "等待 {dag_id} 的回填运行结束（最多 {minutes} 分钟），再启动下一个 DAG (waiting for the backfill of {dag_id} to finish, at most {minutes} minutes, before the next DAG)",
+    "replay_run_failed": "{dag_id} 在 {day} 的回填运行失败，重放到此为止；请在 Airflow 界面查看该运行的日志 (the backfill run of {dag_id} for {day} failed: the replay stops here; see that run's log in the Airflow UI)",
+    "replay_timeout": "{dag_id} 在 {day} 的回填运行 {minutes} 分钟内未结束，重放到此为止；调度器是否在运行？ (the backfill run of {dag_id} for {day} did not finish within {minutes} minutes: the replay stops here; is the scheduler running?)",
+    "replay_wait_failed": "无法查询 {dag_id} 的回填运行状态：{detail} (could not read the state of the backfill runs of {dag_id})",
+    "replay_not_started": "以下 DAG 未启动回填：{dags}；处理后用 --dag 单独重放 (these DAGs were not started: replay them with --dag once the cause is fixed)",
     "replay_next": "回填由调度器执行：请在 Airflow 界面的各 DAG 网格视图中查看（运行类型 backfill） (the scheduler runs the backfills: follow them in each DAG's grid view in the Airflow UI, run type backfill)",
     # --- (end of: Airflow-native details: display names, asset extras, replay, retention) ---
     # ================================================================ store TLS and pii_key rotation (store/db.py, standard/crypto.py, admin/rotate.py)
