@@ -436,6 +436,7 @@ CATALOGUE: dict[str, str] = {
     "store_at_head": "交换库结构为当前版本 {revision} (the store is at the code's revision)",
     # ================================================================ admin command (credit_exchange/admin/cli.py)
     "cli_description": "犍为县信用交换枢纽管理命令 (the Qianwei credit exchange hub's admin command)",
+    "cli_unexpected": "命令未能完成：{detail}；设置 QW_DEBUG=1 可查看详细信息 (the command could not finish; set QW_DEBUG=1 for the details)",
     # --- (end of: admin command) ---
     # ================================================================ pre-flight check (credit_exchange/admin/preflight.py, dags/check_connections.py)
     # --- the table (runtime/preflight.py, admin/check.py) ---
@@ -473,6 +474,10 @@ CATALOGUE: dict[str, str] = {
     "preflight_note_revision": "结构版本 {revision} (schema revision)",
     # --- what is wrong ---
     "preflight_conn_missing": "连接 {conn_id} 未配置 (connection {conn_id} is not defined)",
+    "preflight_conn_env_unreadable": (
+        "环境变量 {env} 已设置，但 Airflow 无法解析其内容 "
+        "(the variable {env} is set, but Airflow cannot read it: not valid JSON or URI)"
+    ),
     "preflight_conn_unreadable": "连接 {conn_id} 无法读取：{detail} (the connection could not be read)",
     "preflight_host_key_mismatch": "服务器出示的主机公钥为 {seen}，固定的为 {pinned}，两者不符，已拒绝连接 (the server showed host key {seen}, the pinned one is {pinned}: they differ, connection refused)",
     "preflight_folder_missing": "目录 {path} 不存在 (folder {path} does not exist)",
@@ -651,6 +656,7 @@ CATALOGUE: dict[str, str] = {
     "run_missing_ids": "缺少 dag_id 或 run_id 参数 (dag_id and run_id are required)",
     # --- (end of: lineage and the page per run) ---
     # ================================================================ metrics (credit_exchange/runtime/metrics.py)
+    "asset_name_withheld": "（文件名不符合约定格式，未列出） (a name not of the agreed pattern: withheld)",
     # --- (end of: metrics) ---
     # ================================================================ Airflow-native details: display names, asset extras, replay, retention
     # --- housekeeping: retention of the store and Airflow's database (runtime/housekeeping.py) ---

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,7 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    return int(func(args) or 0)
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # A failure no subcommand foresaw: one clear line (personal data masked), not a traceback,
+        # unless asked for (QW_DEBUG=1).
+        if os.environ.get("QW_DEBUG"):
+            raise
+        from credit_exchange.standard.pii import safe_text
+
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(text("cli_unexpected", detail=safe_text(f"{type(exc).__name__}: {first}"[:500])), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -34,10 +34,14 @@ def run(args: argparse.Namespace) -> int:
     from credit_exchange.store.db import Store
     from credit_exchange.store.reseal import ColumnCount, reseal_store
 
+    resealed = 0
+
     def show(count: ColumnCount) -> None:
+        nonlocal resealed
         if args.check:
             print(text("rotate_column_check", column=count.column, left=count.left, current=count.current))
         else:
+            resealed += count.resealed
             print(text("rotate_column", column=count.column, resealed=count.resealed, current=count.current))
 
     try:
@@ -46,26 +50,34 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - a clear line and a non-zero exit, never a bare traceback
         print(text("rotate_failed") + ": " + safe_text(str(exc)), file=sys.stderr)
         return 1
-    resealed = 0
+    failure = ""
+    left = 0
     try:
         print(text("rotate_heading", key_id=vault.current_key_id, key_ids=", ".join(vault.key_ids)))
         if not args.check:
-            resealed = sum(c.resealed for c in reseal_store(store, vault, batch_size=max(1, args.batch_size),
-                                                            progress=show))
+            reseal_store(store, vault, batch_size=max(1, args.batch_size), progress=show)
         left = sum(c.left for c in reseal_store(store, vault, batch_size=max(1, args.batch_size), check_only=True,
                                                 progress=show if args.check else None))
     except Exception as exc:  # noqa: BLE001
-        print(text("rotate_failed") + ": " + safe_text(str(exc)), file=sys.stderr)
-        return 1
+        failure = safe_text(str(exc))
+        print(text("rotate_failed") + ": " + failure, file=sys.stderr)
     finally:
         store.dispose()
+    if args.check:
+        if failure:
+            return 1
+        print(text("rotate_left", left=left) if left else text("rotate_done", key_id=vault.current_key_id))
+        return 1 if left else 0
     if left:
         print(text("rotate_left", left=left))
-        return 1
-    print(text("rotate_done", key_id=vault.current_key_id))
-    if args.check:
-        return 0
+    elif not failure:
+        print(text("rotate_done", key_id=vault.current_key_id))
+    # Audited whenever it ran: a run that stopped half-way changed stored values too.
+    finished = not failure and not left
     actor, os_user = support.actor_of(args)
-    return support.audit("rotate_key", actor, os_user, dag_id=None,
-                         message=text("rotate_done", key_id=vault.current_key_id),
-                         details={"key_id": vault.current_key_id, "key_ids": list(vault.key_ids), "resealed": resealed})
+    message = text("rotate_done", key_id=vault.current_key_id) if finished else (
+        text("rotate_failed") + (": " + failure if failure else "") if failure else text("rotate_left", left=left))
+    audited = support.audit("rotate_key", actor, os_user, dag_id=None, message=message,
+                            details={"key_id": vault.current_key_id, "key_ids": list(vault.key_ids),
+                                     "resealed": resealed, "left": left, "finished": finished})
+    return audited if finished else 1

@@ -25,6 +25,6 @@ def ingest_inbox(department: str, context: dict[str, Any]) -> dict[str, Any]:
         summary = metrics.counted_run(department, InboxIngest(
             feed, inbox, store, vault, run_date(context), run_id=context.get("run_id"), dag_id=dag_id_of(context),
             owner=Owner.of_context(context)))
-    result = {**summary.as_xcom(), "file_names": masked_names([f.name for f in summary.files])}
+    result = {**summary.as_xcom(), "file_names": masked_names([f.name for f in summary.files], department)}
     log.info("%s: %s", department, result)
     return result

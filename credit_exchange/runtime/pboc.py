@@ -31,7 +31,7 @@ def ingest_pboc(department: str, context: dict[str, Any]) -> dict[str, Any]:
         summary = metrics.counted_run(department, PbocIngest(
             feed, outbox, store, vault, run_date(context), run_id=context.get("run_id"), dag_id=dag_id_of(context),
             owner=Owner.of_context(context)))
-    result = {**summary.as_xcom(), "file_names": masked_names([p.name for p in summary.taken])}
+    result = {**summary.as_xcom(), "file_names": masked_names([p.name for p in summary.taken], department)}
     if summary.corrupt:
         log.error("%s: %d pair(s) corrupt, see the alerts: %s", department, len(summary.corrupt), ", ".join(summary.corrupt))
     log.info("%s: %s", department, result)

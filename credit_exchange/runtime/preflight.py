@@ -205,10 +205,14 @@ def run_checks(plans: list[Plan] | None = None, *, timeout: float = DEFAULT_TIME
 
 
 def _lookup_failed(p: Plan, exc: Exception) -> Row:
+    env = f"AIRFLOW_CONN_{p.conn_id.upper()}"
+    if type(exc).__name__ == "AirflowNotFoundException" and os.environ.get(env, "").strip():
+        # Airflow says "isn't defined" for a variable it could not parse (bad JSON or URI): it is there.
+        return Row(p.conn_id, p.kind, _checked(p), FAILED, text("preflight_conn_env_unreadable", env=env),
+                   text("preflight_fix_conn_json"))
     if type(exc).__name__ == "AirflowNotFoundException":
         if p.optional:
             return Row(p.conn_id, p.kind, _checked(p), NOT_CONFIGURED, note=text("preflight_note_optional"))
-        env = f"AIRFLOW_CONN_{p.conn_id.upper()}"
         return Row(p.conn_id, p.kind, _checked(p), FAILED, text("preflight_conn_missing", conn_id=p.conn_id),
                    text("preflight_fix_add_conn", conn_id=p.conn_id, env=env))
     detail = f"{type(exc).__name__}: {str(exc)[:300]}"

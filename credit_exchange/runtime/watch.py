@@ -55,11 +55,11 @@ def _refused(exc: BaseException) -> bool:
     return isinstance(exc, HostKeyMismatch | HostKeyNotPinned | SftpAuthError)
 
 
-def masked_names(names: list[str]) -> list[str]:
-    """The names an asset event may carry (personal data masked; credit_exchange.runtime.assets)."""
+def masked_names(names: list[str], *, inbox: str) -> list[str]:
+    """The names an asset event may carry (credit_exchange.runtime.assets: the inbox's pattern, masked)."""
     from credit_exchange.runtime.assets import masked_names as masked
 
-    return masked(sorted(names))
+    return masked(sorted(names), inbox=inbox)
 
 
 def _describe(exc: BaseException) -> str:
@@ -95,7 +95,7 @@ class InboxWatchTrigger(BaseTrigger):
             else:
                 last_error = None
                 if found:
-                    yield TriggerEvent({"status": "found", "files": len(found), "names": masked_names(found)})
+                    yield TriggerEvent({"status": "found", "files": len(found), "names": masked_names(found, inbox=self.path)})
                     return
             left = self.until - time.time()
             if left <= 0:
@@ -128,7 +128,7 @@ class WatchInbox(BaseOperator):
             found = []
         if found:
             log.info("%d file(s) waiting in %s", len(found), self.path)
-            context["ti"].xcom_push(key="file_names", value=masked_names(found))
+            context["ti"].xcom_push(key="file_names", value=masked_names(found, inbox=self.path))
             return len(found)
         until = time.time() + self.watch_for.total_seconds()
         self.defer(trigger=InboxWatchTrigger(self.conn_id, self.path, self.pattern, self.poke_interval, until),
@@ -138,7 +138,7 @@ class WatchInbox(BaseOperator):
         event = event or {}
         if event.get("status") == "found":
             log.info("%s file(s) waiting in %s", event.get("files"), self.path)
-            context["ti"].xcom_push(key="file_names", value=masked_names(list(event.get("names") or [])))
+            context["ti"].xcom_push(key="file_names", value=masked_names(list(event.get("names") or []), inbox=self.path))
             return int(event.get("files", 0))
         if event.get("status") == "nothing":
             raise AirflowSkipException(f"nothing dropped into {self.path} within {self.watch_for}")

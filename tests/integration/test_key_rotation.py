@@ -121,7 +121,8 @@ def test_rotate_key_reseals_the_whole_store_and_everything_reads_back(
     assert check.returncode == 0 and "待重新加密 0 个" in check.stdout
 
 
-def test_rotate_key_says_what_is_wrong_with_a_key_ring_and_exits_non_zero(sqlite_store: Store) -> None:
+def test_rotate_key_says_what_is_wrong_with_a_key_ring_and_exits_non_zero(sqlite_store: Store,
+                                                                        airflow_api_server: Any) -> None:
     old_key, new_key = PiiVault.generate_key(), PiiVault.generate_key()
     no_subject = rotate_key(sqlite_store, json.dumps({"current": new_key, "previous": [old_key]}))
     assert no_subject.returncode == 1
@@ -130,6 +131,10 @@ def test_rotate_key_says_what_is_wrong_with_a_key_ring_and_exits_non_zero(sqlite
     with sqlite_store.session() as s:
         s.add(Batch(batch_id="b-1", platform="county", status="done", record_count=1, body_sha256="0" * 64,
                     body_enc=PiiVault(old_key).encrypt_bytes(b"{}"), created_at=AT))
+    mark = audit_mark(airflow_api_server)
     lacking = rotate_key(sqlite_store, json.dumps({"current": new_key, "previous": [PiiVault.generate_key()],
-                                                   "subject": old_key}))
+                                                   "subject": old_key}), api=airflow_api_server)
     assert lacking.returncode == 1 and key_id(old_key) in lacking.stderr, lacking.stderr
+    # A run that stopped is audited too (it may have re-sealed columns before it stopped).
+    [entry] = audit_rows(airflow_api_server, "rotate_key", mark)
+    assert entry["extra"]["details"]["finished"] is False and key_id(old_key) in entry["extra"]["message"]

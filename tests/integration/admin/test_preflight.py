@@ -193,6 +193,20 @@ def test_a_required_connection_missing_says_how_to_add_it(monkeypatch, conns) ->
         c: OK for c in EVERY_CONNECTION if c != "pii_key"}
 
 
+def test_a_connection_variable_airflow_cannot_parse_is_not_called_missing(monkeypatch, conns) -> None:
+    """Airflow answers "isn't defined" for an AIRFLOW_CONN_* it cannot parse: the row says it is set but unreadable."""
+    for conn_id in EVERY_CONNECTION:
+        monkeypatch.delenv(f"AIRFLOW_CONN_{conn_id.upper()}", raising=False)
+    for name, value in connection_env(**conns).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AIRFLOW_CONN_TRANSPORT_API", '{"conn_type": "http", "host": ')  # cut-off JSON
+    rows = {r.conn_id: r for r in run_checks(timeout=5.0)}
+    assert rows["transport_api"].status == FAILED
+    assert rows["transport_api"].problem == text("preflight_conn_env_unreadable", env="AIRFLOW_CONN_TRANSPORT_API")
+    assert rows["transport_api"].fix == text("preflight_fix_conn_json")
+    assert rows["county_platform"].status == OK
+
+
 # -------------------------------------------------------------------------------- what goes wrong
 
 def test_a_wrong_host_key_is_refused_and_both_fingerprints_shown(monkeypatch, conns, inbox_server, inbox_root) -> None:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from credit_exchange.runtime import assets
+from hub_messages import text
 from sandbox.samples import make_id_number
 
 
@@ -17,6 +18,18 @@ def test_names_in_asset_events_are_masked_and_bounded() -> None:
     assert len(shown) == assets.MAX_NAMES
     assert person not in "".join(shown) and shown[0] == f"{person[:6]}********{person[-4:]}_处罚.xml"
     assert shown[1] == "MARKET_SHOP_20261128_001.xml"
+
+
+def test_a_name_not_of_the_departments_pattern_is_withheld() -> None:
+    """A contract name holds kind, date and sequence only; any other name may hold a person's name."""
+    names = ["MARKET_SHOP_20261128_001.xml", "张三_处罚决定.xml", "MARKET_SHOP_20261128_1.xml"]
+    withheld = text("asset_name_withheld")
+    assert assets.masked_names(names, "market") == ["MARKET_SHOP_20261128_001.xml", withheld, withheld]
+    assert assets.masked_names(names, inbox="/market/inbox") == ["MARKET_SHOP_20261128_001.xml", withheld, withheld]
+    assert assets.masked_names(["POLICE_FRAUD_20261128_01.csv", "李四.csv"], "police") == [
+        "POLICE_FRAUD_20261128_01.csv", withheld]
+    # An inbox the config does not know: masked, not filtered (nothing to judge the names by).
+    assert assets.masked_names(["张三.xml"], inbox="/nowhere/inbox") == ["张三.xml"]
 
 
 class Events(dict):  # what context["outlet_events"] is to a task: an accessor per asset
