@@ -654,6 +654,23 @@ CATALOGUE: dict[str, str] = {
         "(the store holds nothing for this run: it took and sent nothing, or ran before the store recorded runs)"
     ),
     "run_missing_ids": "缺少 dag_id 或 run_id 参数 (dag_id and run_id are required)",
+    "run_outcomes_now": (
+        "批次和市平台文件的记录结果为记录的当前状态（交换库不按批次或文件保存平台答复与回执明细）；"
+        "此后重新推送的记录计为 resent，其结果见新的批次或文件 "
+        "(the record outcomes of batches and city files are the records' state now: the store keeps no "
+        "answer or receipt items per batch or file; records sent again since count as resent, their "
+        "outcome is in the newer batch or file)"
+    ),
+    "run_more": (
+        "本次运行的内容较多，另有 {files} 个文件、{batches} 个批次、{city_files} 个市平台文件未显示，合计数包含全部 "
+        "(a large run: {files} more files, {batches} more batches and {city_files} more city files not shown; "
+        "the totals count them all)"
+    ),
+    "lineage_more": (
+        "匹配较多，另有 {records} 条记录、{files} 个文件未显示，请改用记录编号或文件名缩小查询 "
+        "(many matches: {records} more records and {files} more files not shown; search by record id or "
+        "file name to narrow it)"
+    ),
     # --- (end of: lineage and the page per run) ---
     # ================================================================ metrics (credit_exchange/runtime/metrics.py)
     "asset_name_withheld": "（文件名不符合约定格式，未列出） (a name not of the agreed pattern: withheld)",
@@ -841,7 +858,7 @@ LABELS: dict[str, str] = {
     "ui_stale": "过期 stale",
     "ui_records_count": "记录数 records",
     "ui_attempts": "发送次数 attempts",
-    "ui_record_outcomes": "记录结果 record outcomes",
+    "ui_record_outcomes": "记录当前状态 records' state now",
     "ui_shown_first": "仅显示前{count}条 first {count} shown",
     # --- (end of: lineage search and the page per run) ---
     # --- Airflow display names of the DAGs and tasks (runtime/schedule.py display_name, dags/) ---

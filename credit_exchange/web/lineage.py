@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from credit_exchange import config
@@ -58,8 +58,15 @@ from hub_messages import label, text
 # At most this many records (a subject's) or files (one name, taken many times) per answer.
 MAX_RECORDS = 50
 MAX_FILES = 20
-# At most this many deliveries and rejects of one file.
+# At most this many deliveries and rejects of one file (and rejects of one run).
 MAX_FILE_ROWS = 200
+# At most this many deliveries, hub versions, rejects and county pushes of one record.
+MAX_RECORD_ROWS = 200
+# At most this many files, batches and city files of one run.
+MAX_RUN_ROWS = 200
+# The run view's record outcomes are the records' state now (run_view's docstring says why).
+OUTCOMES_BASIS = "current"
+RESENT = "resent"
 
 KINDS = ("record", "uscc", "id_number", "file", "dept_record")
 _RECORD_ID = re.compile(r"^(?P<dept>[a-z][a-z0-9_]*):(?P<type>[a-z][a-z0-9_]*):(?P<id>.+)$")
@@ -127,11 +134,25 @@ def reject_facts(r: Reject, file_name: str | None = None) -> dict[str, Any]:
             "field": r.field, "field_code": r.field_code, "code": r.code, "message": _text(r.message)}
 
 
+# --------------------------------------------------------------------------- bounded reads
+
+def _count(s: Session, stmt: Select[*tuple[Any, ...]]) -> int:
+    """How many rows ``stmt`` selects, counted by the database (nothing loaded)."""
+    return int(s.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one())
+
+
+def _first(s: Session, stmt: Select[*tuple[Any, ...]], limit: int) -> tuple[list[Any], int]:
+    """The first ``limit`` rows of ``stmt`` and how many more there are ("and N more")."""
+    rows = list(s.execute(stmt.limit(limit)).all())
+    return rows, (_count(s, stmt) - len(rows) if len(rows) >= limit else 0)
+
+
 # --------------------------------------------------------------------------- records
 
-def _record_ids_of_subjects(s: Session, keys: Iterable[str]) -> list[str]:
-    return list(s.execute(select(Record.record_id).where(Record.subject_key.in_(list(keys)))
-                          .order_by(Record.record_id).limit(MAX_RECORDS)).scalars())
+def _record_ids_of_subjects(s: Session, keys: Iterable[str]) -> tuple[list[str], int]:
+    rows, more = _first(s, select(Record.record_id).where(Record.subject_key.in_(list(keys)))
+                        .order_by(Record.record_id), MAX_RECORDS)
+    return [r for (r,) in rows], more
 
 
 def _known_record_ids(s: Session, record_ids: list[str]) -> list[str]:
@@ -140,39 +161,49 @@ def _known_record_ids(s: Session, record_ids: list[str]) -> list[str]:
     found: set[str] = set()
     for column in (Record.record_id, Delivery.record_id, OutboxItem.record_id, CityState.record_id):
         if wanted - found:
-            found.update(r for r in s.execute(select(column).where(column.in_(wanted - found)).distinct()).scalars()
-                         if r is not None)
+            found.update(r for r in s.execute(select(column).where(column.in_(wanted - found)).distinct()
+                                              .limit(len(wanted))).scalars() if r is not None)
     return [r for r in record_ids if r in found]
 
 
 def record_lineage(s: Session, record_id: str) -> dict[str, Any]:
-    """Everything the store holds about one record, oldest first."""
+    """Everything the store holds about one record, oldest first (at most ``MAX_RECORD_ROWS`` of each kind).
+
+    The hub versions are a list by hub version: a derived record (a list entry, a credit profile)
+    has versions of no delivery, so they are never keyed by delivery; which version a delivery made
+    is looked up per delivery.
+    """
     current = s.get(Record, record_id)
-    versions = {v.delivery_id: v for v in s.execute(select(RecordVersion).where(
-        RecordVersion.record_id == record_id).order_by(RecordVersion.hub_version)).scalars()}
-    rows = s.execute(select(Delivery, ReceivedFile).join(ReceivedFile, ReceivedFile.id == Delivery.file_id)
-                     .where(Delivery.record_id == record_id).order_by(ReceivedFile.received_at, Delivery.id)).all()
-    file_ids = {f.id for _, f in rows}
-    receipts = {r.file_id: r for r in s.execute(select(Receipt).where(Receipt.file_id.in_(file_ids))).scalars()}
-    deliveries = []
-    for d, f in rows:
-        version = versions.get(d.id)
-        deliveries.append({"file": file_facts(f), "ordinal": d.ordinal, "position": d.position,
-                           "dept_version": d.dept_version, "op": d.op, "outcome": d.outcome,
-                           "hub_version": version.hub_version if version else None,
-                           "receipt": receipt_facts(receipts.get(f.id))})
+    rows, deliveries_more = _first(s, select(Delivery, ReceivedFile)
+                                   .join(ReceivedFile, ReceivedFile.id == Delivery.file_id)
+                                   .where(Delivery.record_id == record_id)
+                                   .order_by(ReceivedFile.received_at, Delivery.id), MAX_RECORD_ROWS)
     delivery_ids = [d.id for d, _ in rows]
+    made = dict(s.execute(select(RecordVersion.delivery_id, RecordVersion.hub_version).where(
+        RecordVersion.record_id == record_id, RecordVersion.delivery_id.in_(delivery_ids))).all()) \
+        if delivery_ids else {}
+    file_ids = {f.id for _, f in rows}
+    receipts = {r.file_id: r for r in s.execute(select(Receipt).where(Receipt.file_id.in_(file_ids))).scalars()} \
+        if file_ids else {}
+    deliveries = [{"file": file_facts(f), "ordinal": d.ordinal, "position": d.position,
+                   "dept_version": d.dept_version, "op": d.op, "outcome": d.outcome,
+                   "hub_version": made.get(d.id), "receipt": receipt_facts(receipts.get(f.id))} for d, f in rows]
     names = {f.id: f.name for _, f in rows}
-    rejects = [reject_facts(r, names.get(r.file_id)) for r in s.execute(
-        select(Reject).where(Reject.delivery_id.in_(delivery_ids)).order_by(Reject.id)).scalars()] \
-        if delivery_ids else []
-    file_of_delivery = {d.id: f.name for d, f in rows}
-    version_rows = [{"hub_version": v.hub_version, "op": v.op, "created_at": _iso(v.created_at),
-                     "file": file_of_delivery.get(v.delivery_id) if v.delivery_id else None}
-                    for v in sorted(versions.values(), key=lambda v: v.hub_version)]
-    county_rows = s.execute(select(OutboxItem, Batch).outerjoin(Batch, Batch.batch_id == OutboxItem.batch_id)
-                            .where(OutboxItem.platform == "county", OutboxItem.record_id == record_id)
-                            .order_by(OutboxItem.hub_version, OutboxItem.id)).all()
+    reject_rows, rejects_more = _first(s, select(Reject).where(Reject.delivery_id.in_(delivery_ids))
+                                       .order_by(Reject.id), MAX_RECORD_ROWS) if delivery_ids else ([], 0)
+    rejects = [reject_facts(r, names.get(r.file_id)) for (r,) in reject_rows]
+    version_rows, versions_more = _first(s, select(RecordVersion.hub_version, RecordVersion.op,
+                                                   RecordVersion.created_at, ReceivedFile.name)
+                                         .outerjoin(Delivery, Delivery.id == RecordVersion.delivery_id)
+                                         .outerjoin(ReceivedFile, ReceivedFile.id == Delivery.file_id)
+                                         .where(RecordVersion.record_id == record_id)
+                                         .order_by(RecordVersion.hub_version, RecordVersion.id), MAX_RECORD_ROWS)
+    versions = [{"hub_version": v, "op": op, "created_at": _iso(at), "file": name}
+                for v, op, at, name in version_rows]
+    county_rows, county_more = _first(s, select(OutboxItem, Batch)
+                                      .outerjoin(Batch, Batch.batch_id == OutboxItem.batch_id)
+                                      .where(OutboxItem.platform == "county", OutboxItem.record_id == record_id)
+                                      .order_by(OutboxItem.hub_version, OutboxItem.id), MAX_RECORD_ROWS)
     county = [{"hub_version": i.hub_version, "op": i.op, "status": i.status, "batch_id": i.batch_id,
                "batch_status": b.status if b else None, "batch_run": _run(b.dag_id, b.run_id) if b else None,
                "result": i.result, "code": i.result_code, "message": _text(i.result_message),
@@ -192,7 +223,9 @@ def record_lineage(s: Session, record_id: str) -> dict[str, Any]:
             "record_type": current.record_type if current else (rows[0][0].record_type if rows else None),
             "current": {"hub_version": current.hub_version, "op": current.op, "updated_at": _iso(current.updated_at),
                         "subject_kind": current.subject_kind} if current else None,
-            "deliveries": deliveries, "versions": version_rows, "rejects": rejects, "county": county, "city": city}
+            "deliveries": deliveries, "versions": versions, "rejects": rejects, "county": county, "city": city,
+            "deliveries_more": deliveries_more, "versions_more": versions_more, "rejects_more": rejects_more,
+            "county_more": county_more}
 
 
 def _run(dag_id: str | None, run_id: str | None) -> dict[str, str] | None:
@@ -204,17 +237,20 @@ def _run(dag_id: str | None, run_id: str | None) -> dict[str, str] | None:
 def file_lineage(s: Session, f: ReceivedFile) -> dict[str, Any]:
     """One received file: its facts, receipt, rejects and the records it delivered (first rows)."""
     receipt = s.execute(select(Receipt).where(Receipt.file_id == f.id)).scalar_one_or_none()
-    rejects = [reject_facts(r, f.name) for r in s.execute(
-        select(Reject).where(Reject.file_id == f.id).order_by(Reject.id).limit(MAX_FILE_ROWS)).scalars()]
-    deliveries = s.execute(select(Delivery).where(Delivery.file_id == f.id)
-                           .order_by(Delivery.ordinal).limit(MAX_FILE_ROWS)).scalars().all()
-    versions = {v.delivery_id: v.hub_version for v in s.execute(select(RecordVersion).where(
-        RecordVersion.delivery_id.in_([d.id for d in deliveries]))).scalars()} if deliveries else {}
+    reject_rows, rejects_more = _first(s, select(Reject).where(Reject.file_id == f.id).order_by(Reject.id),
+                                       MAX_FILE_ROWS)
+    rejects = [reject_facts(r, f.name) for (r,) in reject_rows]
+    delivery_rows, records_more = _first(s, select(Delivery).where(Delivery.file_id == f.id)
+                                         .order_by(Delivery.ordinal), MAX_FILE_ROWS)
+    deliveries = [d for (d,) in delivery_rows]
+    versions = dict(s.execute(select(RecordVersion.delivery_id, RecordVersion.hub_version).where(
+        RecordVersion.delivery_id.in_([d.id for d in deliveries]))).all()) if deliveries else {}
     records = [{"ordinal": d.ordinal, "position": d.position, "record_id": d.record_id,
                 "dept_record_id": d.dept_record_id, "dept_version": d.dept_version, "op": d.op,
                 "outcome": d.outcome, "hub_version": versions.get(d.id)} for d in deliveries]
     return {"file": file_facts(f), "receipt": receipt_facts(receipt), "rejects": rejects, "records": records,
-            "records_shown": len(records), "rejects_shown": len(rejects)}
+            "records_shown": len(records), "rejects_shown": len(rejects),
+            "records_more": records_more, "rejects_more": rejects_more}
 
 
 # --------------------------------------------------------------------------- search
@@ -231,31 +267,37 @@ def lineage(s: Session, query: str, vault: PiiVault | None) -> dict[str, Any]:
     record_ids: list[str] = []
     files: list[dict[str, Any]] = []
     notes: list[str] = []
+    records_more = files_more = 0
     for kind in kinds:
         found: list[str] = []
+        more = 0
         if kind == "record":
             found = _known_record_ids(s, [q])
         elif kind == "uscc":
-            found = _record_ids_of_subjects(s, [q])
+            found, more = _record_ids_of_subjects(s, [q])
         elif kind == "id_number":
             if vault is None:
                 notes.append(text("lineage_needs_key"))
                 continue
-            found = _record_ids_of_subjects(s, [vault.subject_hash(t, q) for t in _id_types()])
+            found, more = _record_ids_of_subjects(s, [vault.subject_hash(t, q) for t in _id_types()])
         elif kind == "dept_record":
-            found = [r for r in s.execute(select(Delivery.record_id).where(
+            rows, more = _first(s, select(Delivery.record_id).where(
                 Delivery.dept_record_id == q, Delivery.record_id.is_not(None)).distinct()
-                .order_by(Delivery.record_id).limit(MAX_RECORDS)).scalars() if r is not None]
+                .order_by(Delivery.record_id), MAX_RECORDS)
+            found = [r for (r,) in rows if r is not None]
         elif kind == "file":
-            rows = s.execute(select(ReceivedFile).where(or_(ReceivedFile.name == q, ReceivedFile.stored_path == q))
-                             .order_by(ReceivedFile.received_at, ReceivedFile.id).limit(MAX_FILES)).scalars().all()
-            files.extend(file_lineage(s, f) for f in rows)
-            if rows:
+            file_rows, files_more = _first(s, select(ReceivedFile).where(
+                or_(ReceivedFile.name == q, ReceivedFile.stored_path == q))
+                .order_by(ReceivedFile.received_at, ReceivedFile.id), MAX_FILES)
+            files.extend(file_lineage(s, f) for (f,) in file_rows)
+            if file_rows:
                 matched.append(kind)
             continue
+        records_more += more
         if found:
             matched.append(kind)
             record_ids.extend(r for r in found if r not in record_ids)
+    records_more += max(0, len(record_ids) - MAX_RECORDS)
     records = [record_lineage(s, rid) for rid in record_ids[:MAX_RECORDS]]
     if not q:
         message = text("lineage_empty_query")
@@ -265,8 +307,10 @@ def lineage(s: Session, query: str, vault: PiiVault | None) -> dict[str, Any]:
     else:
         zh, en = _kind_names(matched)
         message = text("lineage_found", records=len(records), files=len(files), matched_zh=zh, matched=en)
+    if records_more or files_more:
+        notes.append(text("lineage_more", records=records_more, files=files_more))
     answer = mask_obj({"searched": list(kinds), "matched": matched, "message": message, "notes": notes,
-                       "records": records, "files": files})
+                       "records": records, "files": files, "records_more": records_more, "files_more": files_more})
     answer["query"] = shown_query(q)
     return dict(answer)
 
@@ -276,6 +320,15 @@ def lineage(s: Session, query: str, vault: PiiVault | None) -> dict[str, Any]:
 def run_view(s: Session, dag_id: str, run_id: str) -> dict[str, Any]:
     """What one Airflow dag run did in the hub: files taken (counts, rejects, receipts), batches and city files.
 
+    At most ``MAX_RUN_ROWS`` files, batches and city files (``*_more`` says how many more) and
+    ``MAX_FILE_ROWS`` rejects; the totals are summed by the database over all of the run's files.
+
+    The record outcomes of a batch or a city file are the *current* state of its records: the store
+    keeps neither the county platform's answer nor the city receipt's items per batch or file, only
+    each record's latest outcome. A record sent again since (re-sent, re-queued by reconcile, or in
+    a later city file) is counted under ``resent`` (``RESENT``), so the counts still add up to the
+    records the batch or file held, and ``outcomes_basis`` / the note say the numbers are current.
+
     Rows written before the store recorded the DAG id (migration 0006) are found by run id and the
     department of an ``ingest_{department}`` DAG.
     """
@@ -283,42 +336,74 @@ def run_view(s: Session, dag_id: str, run_id: str) -> dict[str, Any]:
     dept = dag_id.removeprefix("ingest_") if dag_id.startswith("ingest_") else None
     if dept is not None:
         took_it = or_(took_it, (ReceivedFile.dag_id.is_(None)) & (ReceivedFile.department == dept))
-    files = s.execute(select(ReceivedFile).where(ReceivedFile.run_id == run_id, took_it)
-                      .order_by(ReceivedFile.received_at, ReceivedFile.id)).scalars().all()
+    of_run = (ReceivedFile.run_id == run_id, took_it)
+    file_rows, files_more = _first(s, select(ReceivedFile).where(*of_run)
+                                   .order_by(ReceivedFile.received_at, ReceivedFile.id), MAX_RUN_ROWS)
+    files = [f for (f,) in file_rows]
+    counted = ("total", "accepted", "rejected", "unchanged", "stale")
+    sums = s.execute(select(*(func.coalesce(func.sum(getattr(ReceivedFile, k)), 0) for k in counted))
+                     .where(*of_run)).one()
+    totals = {k: int(v) for k, v in zip(counted, sums, strict=True)}
     ids = [f.id for f in files]
     receipts = {r.file_id: r for r in s.execute(select(Receipt).where(Receipt.file_id.in_(ids))).scalars()} \
         if ids else {}
-    names = {f.id: f.name for f in files}
-    rejects = [reject_facts(r, names[r.file_id]) for r in s.execute(
-        select(Reject).where(Reject.file_id.in_(ids)).order_by(Reject.file_id, Reject.id)
-        .limit(MAX_FILE_ROWS)).scalars()] if ids else []
-    batches = []
-    for b in s.execute(select(Batch).where(Batch.dag_id == dag_id, Batch.run_id == run_id)
-                       .order_by(Batch.created_at)).scalars():
-        results: dict[str, int] = {}
-        for status in s.execute(select(OutboxItem.status).where(OutboxItem.batch_id == b.batch_id)).scalars():
-            results[status] = results.get(status, 0) + 1
-        batches.append({"batch_id": b.batch_id, "platform": b.platform, "status": b.status,
-                        "records": b.record_count, "attempts": b.attempts, "last_error": _text(b.last_error),
-                        "created_at": _iso(b.created_at), "completed_at": _iso(b.completed_at),
-                        "outcomes": dict(sorted(results.items()))})
-    city_files = []
-    for cf in s.execute(select(CityFile).where(CityFile.dag_id == dag_id, CityFile.run_id == run_id)
-                        .order_by(CityFile.created_at, CityFile.name)).scalars():
-        states: dict[str, int] = {}
-        for status in s.execute(select(CityState.status).where(CityState.file_name == cf.name)).scalars():
-            states[status] = states.get(status, 0) + 1
-        city_files.append({"name": cf.name, "file_type": cf.file_type, "records": cf.record_count,
-                           "status": cf.status, "created_at": _iso(cf.created_at),
-                           "uploaded_at": _iso(cf.uploaded_at), "receipt_status": cf.receipt_status,
-                           "receipt_at": _iso(cf.receipt_at), "record_states": dict(sorted(states.items()))})
-    totals = {k: sum(getattr(f, k) for f in files) for k in ("total", "accepted", "rejected", "unchanged", "stale")}
-    found = bool(files or batches or city_files)
+    # Rejects of every file of the run (not only the files shown), by the files' own key.
+    run_files = select(ReceivedFile.id).where(*of_run)
+    reject_rows, rejects_more = _first(s, select(Reject, ReceivedFile.name)
+                                       .join(ReceivedFile, ReceivedFile.id == Reject.file_id)
+                                       .where(Reject.file_id.in_(run_files)).order_by(Reject.file_id, Reject.id),
+                                       MAX_FILE_ROWS)
+    rejects = [reject_facts(r, name) for r, name in reject_rows]
+
+    batch_rows, batches_more = _first(s, select(Batch).where(Batch.dag_id == dag_id, Batch.run_id == run_id)
+                                      .order_by(Batch.created_at, Batch.batch_id), MAX_RUN_ROWS)
+    batch_list = [b for (b,) in batch_rows]
+    by_batch = _tally(s, OutboxItem.batch_id, OutboxItem.status, [b.batch_id for b in batch_list])
+    batches = [{"batch_id": b.batch_id, "platform": b.platform, "status": b.status,
+                "records": b.record_count, "attempts": b.attempts, "last_error": _text(b.last_error),
+                "created_at": _iso(b.created_at), "completed_at": _iso(b.completed_at),
+                "outcomes": _outcomes(by_batch.get(b.batch_id, {}), b.record_count)} for b in batch_list]
+
+    city_rows, city_more = _first(s, select(CityFile).where(CityFile.dag_id == dag_id, CityFile.run_id == run_id)
+                                  .order_by(CityFile.created_at, CityFile.name), MAX_RUN_ROWS)
+    city_list = [cf for (cf,) in city_rows]
+    by_file = _tally(s, CityState.file_name, CityState.status, [cf.name for cf in city_list])
+    city_files = [{"name": cf.name, "file_type": cf.file_type, "records": cf.record_count,
+                   "status": cf.status, "created_at": _iso(cf.created_at),
+                   "uploaded_at": _iso(cf.uploaded_at), "receipt_status": cf.receipt_status,
+                   "receipt_at": _iso(cf.receipt_at),
+                   "record_states": _outcomes(by_file.get(cf.name, {}), cf.record_count)} for cf in city_list]
+
+    n_files, n_batches, n_city = len(files) + files_more, len(batches) + batches_more, len(city_files) + city_more
+    found = bool(n_files or n_batches or n_city)
+    notes = [text("run_outcomes_now")] if batches or city_files else []
+    if files_more or batches_more or city_more:
+        notes.append(text("run_more", files=files_more, batches=batches_more, city_files=city_more))
     return dict(mask_obj({
         "dag_id": dag_id, "run_id": run_id, "found": found,
-        "message": text("run_found", files=len(files), batches=len(batches), city_files=len(city_files))
+        "message": text("run_found", files=n_files, batches=n_batches, city_files=n_city)
         if found else text("run_nothing", dag_id=dag_id, run_id=run_id),
+        "notes": notes, "outcomes_basis": OUTCOMES_BASIS,
         "files": [{**file_facts(f), "receipt": receipt_facts(receipts.get(f.id))} for f in files],
-        "totals": totals, "rejects": rejects, "rejects_shown": len(rejects),
-        "batches": batches, "city_files": city_files,
+        "files_more": files_more,
+        "totals": totals, "rejects": rejects, "rejects_shown": len(rejects), "rejects_more": rejects_more,
+        "batches": batches, "batches_more": batches_more, "city_files": city_files, "city_files_more": city_more,
     }))
+
+
+def _tally(s: Session, key: Any, status: Any, keys: list[str]) -> dict[str, dict[str, int]]:
+    """Records per status for each of ``keys`` (a batch id, a city file name), counted by the database."""
+    out: dict[str, dict[str, int]] = {}
+    if keys:
+        for k, st, n in s.execute(select(key, status, func.count()).where(key.in_(keys)).group_by(key, status)):
+            out.setdefault(k, {})[st] = int(n)
+    return out
+
+
+def _outcomes(now: dict[str, int], records: int) -> dict[str, int]:
+    """The current outcomes of a batch's or file's records, plus those sent again since (``RESENT``)."""
+    out = dict(sorted(now.items()))
+    gone = records - sum(now.values())
+    if gone > 0:
+        out[RESENT] = gone
+    return out

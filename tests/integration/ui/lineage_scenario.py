@@ -6,6 +6,11 @@ in run ``RUN_1`` of ``ingest_market``; merge and a push to the county platform s
 (``push_county`` run ``PUSH_1``). Night two (``RUN_2``) brings the organisation's version 2, the
 person's record unchanged and a stale version 1 of the organisation. The city platform's state
 of the organisation's record is written as the city push records it (a file and its receipt).
+
+``derived_nights`` goes on from there for derived records: the hub derives the credit profiles
+and list entries on the first day, a third file (``RUN_3``) corrects the organisation's penalty
+once more and brings a new penalty of it, and the next day's derive gives the organisation's
+profile its version 2 (derived versions come from no delivery).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from credit_exchange import config
+from credit_exchange.derive.lists import derive, derived_id
 from credit_exchange.feeds.inbox import InboxIngest
 from credit_exchange.merge.deliveries import merge_pending
 from credit_exchange.publish.county.push import CountyPusher
-from credit_exchange.store import CityFile, CityState
+from credit_exchange.store import CityFile, CityState, Record
 from credit_exchange.timeutil import LOCAL
 from sandbox.market_files import XmlRecord, break_record, good_records, market_xml
 
@@ -29,6 +35,8 @@ FILE_2 = "MARKET_PENALTY_20261128_002.xml"
 INGEST = "ingest_market"
 RUN_1 = "scheduled__2026-11-28T15:00:00+00:00"
 RUN_2 = "manual__2026-11-29T01:00:00+00:00"
+FILE_3 = "MARKET_PENALTY_20261129_001.xml"
+RUN_3 = "scheduled__2026-11-29T15:00:00+00:00"
 PUSH = "push_county"
 PUSH_1 = "asset_triggered__2026-11-28T15:20:00+00:00"
 CITY_DAG, CITY_RUN = "push_city", "scheduled__2026-11-28T16:00:00+00:00"
@@ -65,4 +73,25 @@ def lineage_nights(inbox: Any, store: Any, vault: Any, county_client: Any) -> di
         s.add(CityState(record_id=penalty_id(org), record_type="administrative_penalty", hub_version=1, op="add",
                         status="ok", file_name=CITY_FILE, updated_at=AT))
     return {"org": penalty_id(org), "org_uscc": org.data["uscc"], "person": penalty_id(recs[1]),
-            "broken": penalty_id(recs[2]), "broken_dept_id": recs[2].id, "other": penalty_id(recs[3])}
+            "broken": penalty_id(recs[2]), "broken_dept_id": recs[2].id, "other": penalty_id(recs[3]),
+            "org_record": changed}
+
+
+def derived_nights(inbox: Any, store: Any, vault: Any, nights: dict[str, Any]) -> str:
+    """Derive, correct the organisation's penalty again (v3, ``RUN_3``), derive the next day: its profile's id."""
+    derive(store, vault, TODAY)
+    rec = nights["org_record"]
+    again = XmlRecord(id=rec.id, version=3, data={**rec.data, "penalty_content": "再次更正的处罚内容"})
+    # A new penalty of the same organisation: its profile (record ids and counts) changes for certain.
+    [fresh] = good_records("PENALTY", TODAY, 1, start=5)
+    fresh = XmlRecord(id=fresh.id, data={**fresh.data, "uscc": rec.data["uscc"]})
+    inbox.upload_atomic(market_xml("PENALTY", [again, fresh], AT + timedelta(days=1, hours=1)),
+                        f"/market/inbox/{FILE_3}")
+    InboxIngest(config.feed("market"), inbox, store, vault, TODAY + timedelta(days=1), run_id=RUN_3,
+                dag_id=INGEST).run()
+    merge_pending(store, vault)
+    derive(store, vault, TODAY + timedelta(days=1))
+    with store.session() as s:
+        org = s.get(Record, nights["org"])
+        assert org is not None and org.subject_key is not None
+        return derived_id("credit_profile", org.subject_key)
