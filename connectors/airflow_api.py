@@ -68,10 +68,18 @@ class AirflowApi:
 
     @classmethod
     def from_connection(cls, conn: Any, *, token: str | None = None) -> AirflowApi:
+        """The API server of an Airflow connection; ``AirflowApiError("not_configured")`` when it names
+        no host or its ``timeout`` extra is not a positive number of seconds."""
         extra = getattr(conn, "extra_dejson", None) or {}
+        raw = extra.get("timeout", DEFAULT_TIMEOUT_S)
+        try:
+            timeout = float(raw)
+        except (TypeError, ValueError):
+            timeout = 0.0
+        if not timeout > 0:  # also NaN
+            raise AirflowApiError("not_configured", text("airflow_api_bad_timeout", value=str(raw)[:40]))
         return cls(base_url_of(conn), token=token, login=getattr(conn, "login", None) or None,
-                   password=getattr(conn, "password", None) or None,
-                   timeout=float(extra.get("timeout", DEFAULT_TIMEOUT_S)))
+                   password=getattr(conn, "password", None) or None, timeout=timeout)
 
     @property
     def login_name(self) -> str | None:

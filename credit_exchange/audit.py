@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from hub_messages import text
@@ -81,12 +82,15 @@ def entry(action: str, actor: str, *, via: str, dag_id: str | None, message: str
                           "message": message, "details": details, **more}))
 
 
-def record(api: Api, action: str, actor: str, *, via: str, dag_id: str | None, message: str,
+def record(api: Api | Callable[[], Api], action: str, actor: str, *, via: str, dag_id: str | None, message: str,
            details: dict[str, Any], **more: Any) -> dict[str, Any]:
     """Write one admin action to Airflow's audit log; returns the asset event Airflow made of it.
 
-    ``via`` is ``page`` or ``cli``; ``more`` adds fields (the command's OS user, a note). Raises
-    ``AuditNotWritten`` (with the masked entry, for the caller to show) when Airflow cannot be told.
+    ``api`` is the client or a function that makes it from its connection (called here, so a
+    connection that cannot make one, missing, without a host or with a bad ``timeout``, is an
+    ``AuditNotWritten`` like any other failure: the action is done already). ``via`` is ``page`` or
+    ``cli``; ``more`` adds fields (the command's OS user, a note). Raises ``AuditNotWritten`` (with
+    the masked entry, for the caller to show) when Airflow cannot be told.
     """
     from connectors.airflow_api import (
         AirflowApiError,  # here: the DAGs import this module's URI at parse time
@@ -94,7 +98,8 @@ def record(api: Api, action: str, actor: str, *, via: str, dag_id: str | None, m
 
     extra = entry(action, actor, via=via, dag_id=dag_id, message=message, details=details, **more)
     try:
-        event = api.create_asset_event(api.asset_id(ADMIN_ACTIONS_URI), extra)
+        client = api() if callable(api) else api
+        event = client.create_asset_event(client.asset_id(ADMIN_ACTIONS_URI), extra)
     except AirflowApiError as exc:
         log.error("admin action %s by %s is done but not in Airflow's audit log (%s): %s", extra["action"],
                   extra["actor"], exc.kind, exc.detail)

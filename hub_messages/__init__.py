@@ -415,6 +415,11 @@ CATALOGUE: dict[str, str] = {
     "page_nothing_here": "没有记录 (nothing here)",
     # --- the page's access checks (web/auth.py) ---
     "web_forbidden": "无权访问信用交换页面 (not allowed: ask an Airflow admin for access)",
+    "web_forbidden_audit": (
+        "无权创建资产事件，本操作无法写入审计日志，因此未执行；请让 Airflow 管理员授予该权限（简易认证为 Op 及以上角色） "
+        "(not allowed to create asset events, so this action could not be audited and was not done: ask an "
+        "Airflow admin for that right, role Op or above with the simple auth manager)"
+    ),
     "web_cross_site": "跨站请求被拒绝 (cross-site request refused)",
     "web_foreign_origin": (
         "请求来源无法确认，已拒绝；请在信用交换页面上操作 "
@@ -534,6 +539,9 @@ CATALOGUE: dict[str, str] = {
     # ================================================================ admin subcommands: status, alerts, requeue, resend (credit_exchange/admin/)
     # --- Airflow's REST API (connectors/airflow_api.py) ---
     "airflow_api_no_host": "未配置 airflow_api 连接的 API 服务器地址 (the airflow_api connection names no API server host)",
+    "airflow_api_bad_timeout": (
+        "airflow_api 连接的 timeout 附加项“{value}”不是正数秒数 (the timeout extra of the airflow_api connection is not a positive number of seconds)"
+    ),
     "airflow_api_no_account": "airflow_api 连接缺少登录名或密码 (the airflow_api connection has no login or password)",
     "airflow_api_unreachable": "无法连接 Airflow API 服务器 {url} (the Airflow API server did not answer)",
     "airflow_api_login_refused": "Airflow 拒绝了账号 {login} 的登录 (Airflow refused the login of this account)",
@@ -641,6 +649,11 @@ CATALOGUE: dict[str, str] = {
         "(show where a record, a subject or a file came from and went to: files, positions, versions, rejects, pushes, receipts)"
     ),
     "lineage_cli_json": "以 JSON 输出（与信用交换页面的接口相同） (print the JSON answer the Exchange page's API gives)",
+    "lineage_cli_query": (
+        "记录编号、统一社会信用代码、身份证号码或文件名；写 - 则从标准输入读取，身份证号码不留在命令历史和进程列表中 "
+        "(record id, USCC, ID number or file name; - reads it from standard input, so an ID number stays "
+        "out of the shell history and ps)"
+    ),
     "lineage_store_unopened": (
         "无法打开交换库，请检查 exchange_db 连接 (cannot open the hub's store: check the exchange_db connection)"
     ),

@@ -14,6 +14,7 @@ replaces ``{DAG_ID}`` and ``{RUN_ID}`` in its ``href`` (URL-encoded) and shows t
 city files and receipts. The UI resolves the relative ``href`` against its ``<base href>`` (the
 API server's base URL), so it works behind a proxy that adds a path too.
 
+The first request to the page installs the same log mask in the API server process.
 Its listeners mask personal data in every log line of every task process
 (``credit_exchange.runtime.logmask``), from the moment the task starts running, and log each
 task's peak memory at its end (``credit_exchange.runtime.resources``).
@@ -44,8 +45,12 @@ class _LazyApp:
     def _build(self) -> Any:
         with self._lock:
             if self._app is None:
+                from credit_exchange.runtime.logmask import install
                 from credit_exchange.web.app import create_app
 
+                # The API server process logs the page's lines (and its own access log) from now on
+                # through the hub's mask: a record id or file name may hold an ID number.
+                install()
                 self._app = create_app()
         return self._app
 

@@ -1,9 +1,10 @@
-"""``qianwei-hub lineage QUERY [--json]``: where a record, a subject or a file came from and went to.
+"""``qianwei-hub lineage QUERY|- [--json]``: where a record, a subject or a file came from and went to.
 
 The same search as the Exchange page's (``credit_exchange.web.lineage``): a record id, a USCC, a
 person's ID number (found by its keyed hash; shown masked) or a file name. Prints the files and
 positions it came from, the hub versions, rejects, county batches, city state and receipts; with
-``--json`` the page's JSON answer. Exit status 0 when something matched, 1 when nothing did or
+``--json`` the page's JSON answer. QUERY ``-`` reads the query from the first line of standard
+input, so that an ID number stays out of the shell's history and the process list (``ps``). Exit status 0 when something matched, 1 when nothing did or
 the store cannot be read. Reads only: nothing is written, so nothing goes to the audit log.
 """
 
@@ -22,7 +23,7 @@ STORE_CONN_ID = "exchange_db"
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("lineage", help=text("lineage_cli_help"), description=text("lineage_cli_help"))
-    parser.add_argument("query", metavar="QUERY", help=text("ui_lineage_hint"))
+    parser.add_argument("query", metavar="QUERY", help=text("lineage_cli_query"))
     parser.add_argument("--json", action="store_true", help=text("lineage_cli_json"))
     parser.set_defaults(func=run)
 
@@ -57,7 +58,15 @@ def search(store: Any, query: str, vault: Any) -> dict[str, Any]:
         return lineage(s, query, vault)
 
 
+def query_of(args: argparse.Namespace) -> str:
+    """QUERY, or with ``-`` the first line of standard input (an ID number stays out of shell history and ps)."""
+    if args.query != "-":
+        return str(args.query)
+    return sys.stdin.readline().strip()
+
+
 def run(args: argparse.Namespace) -> int:
+    query = query_of(args)
     try:
         store = open_store()
     except Exception as exc:  # noqa: BLE001 - a missing connection, a refused login, an old schema: all said plainly
@@ -65,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     try:
-        answer = search(store, args.query, _vault(args.query))
+        answer = search(store, query, _vault(query))
     finally:
         store.dispose()
     if args.json:

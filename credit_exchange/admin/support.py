@@ -99,17 +99,12 @@ def airflow_api() -> Any:
 def audit(action: str, actor: str, os_user: str, *, dag_id: str | None, message: str,
           details: dict[str, Any], **more: Any) -> int:
     """Write the action to Airflow's audit log; DONE, or NOT_AUDITED with the reason and the fix on stderr."""
-    from connectors.airflow_api import AirflowApiError
     from credit_exchange import audit as hub_audit
 
     try:
-        api = airflow_api()
-        hub_audit.record(api, action, actor, via="cli", dag_id=dag_id, message=message, details=details,
+        # The connection is read inside record(): one that is missing or broken is AuditNotWritten too.
+        hub_audit.record(airflow_api, action, actor, via="cli", dag_id=dag_id, message=message, details=details,
                          os_user=os_user, **more)
-    except AirflowApiError as exc:  # no connection at all
-        extra = hub_audit.entry(action, actor, via="cli", dag_id=dag_id, message=message, details=details,
-                                os_user=os_user, **more)
-        return report_audit(hub_audit.AuditNotWritten(exc.kind, exc.detail, extra))
     except hub_audit.AuditNotWritten as exc:
         return report_audit(exc)
     say(text("audit_written"))

@@ -11,7 +11,8 @@ to whole log events, after the message is formatted and the traceback rendered:
   it masks the formatted message and the rendered traceback of each record.
 
 ``install`` is called in every task process by the plugin's listener
-(``plugins/exchange_plugin.py``, ``on_task_instance_running``) and by the hub's own entry points;
+(``plugins/exchange_plugin.py``, ``on_task_instance_running``), in the API server process when the
+Exchange page is first built (``_LazyApp._build``), and by the hub's own entry points;
 it is idempotent. Airflow's secrets masker cannot do this: it knows literal secrets only.
 
 What it cannot reach: text written straight to stdout/stderr (``print``, a subprocess's output).

@@ -7,8 +7,10 @@ Routes (relative to the mount, ``/qianwei-exchange`` in ``plugins/exchange_plugi
 - ``GET /details/{kind}``            the rows behind one number (HTML; ``?department=`` / ``?platform=``)
 - ``GET /api/details/{kind}``        the same rows as JSON
 - ``GET /api/live/{department}``     files in the department's inbox right now (SFTP, short time-outs)
-- ``GET /lineage?q=``                lineage of a record id, USCC / ID number or file name (HTML)
-- ``GET /api/lineage?q=``            the same as JSON
+- ``GET /lineage``                   the lineage search box (HTML)
+- ``POST /lineage``                  form ``q``: lineage of a record id, USCC / ID number or file name (HTML);
+                                     or ``file_id`` + ``ordinal``: of the record a file delivered there
+- ``POST /api/lineage``              JSON body ``{"q": ...}``: the same as JSON
 - ``GET /run?dag_id=&run_id=``       the page per run: what one Airflow dag run took and sent (HTML; the
                                      dag run's tab in the Airflow UI, ``plugins/exchange_plugin.py``)
 - ``GET /api/run?dag_id=&run_id=``   the same as JSON
@@ -17,7 +19,10 @@ Routes (relative to the mount, ``/qianwei-exchange`` in ``plugins/exchange_plugi
 - ``POST /actions/resolve-alerts``   form ``id`` (repeatable), ``note``: close alerts (``alerts.resolve_alerts``)
 
 Every route needs a valid Airflow token (``credit_exchange.web.auth``); the
-POSTs also need the request to come from this server. Each action is written to
+POSTs also need the request to come from this server. The lineage search is a POST on purpose:
+Airflow's API server logs every request's path and query string (``http.access``), and a query may
+be a person's ID number; in a body it never reaches that log, and no link of its answer carries one
+(a record of a file is asked for by the file's id and the record's ordinal). Each action is written to
 Airflow's audit log as the user, through Airflow's REST API with the user's own token
 (``credit_exchange.audit``: the ``airflow_api`` connection's server, else this one). The store is opened
 from the ``exchange_db`` connection on each request (one engine kept per
@@ -34,11 +39,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select
 
 from credit_exchange import alerts as core_alerts
 from credit_exchange import audit as hub_audit
 from credit_exchange.standard.pii import mask_text
-from credit_exchange.store import Store
+from credit_exchange.store import Delivery, Store
 from credit_exchange.timeutil import now_local
 from credit_exchange.web import actions as admin_actions
 from credit_exchange.web import dashboard, lineage, templates
@@ -60,6 +67,13 @@ LIVE_TIMEOUTS = {"connect_timeout": 3.0, "banner_timeout": 3.0, "auth_timeout": 
                  "transfer_timeout": 5.0}
 
 _stores: dict[str, Store] = {}
+
+
+class LineageQuery(BaseModel):
+    """The JSON body of ``POST /api/lineage``."""
+
+    q: str = ""
+
 _stores_lock = threading.Lock()
 
 
@@ -124,7 +138,8 @@ def audit(request: Request, event: str, user: Any, dag_id: str | None, message: 
     as a sentence to add to the reply; empty when written).
     """
     try:
-        hub_audit.record(page_api(request), event, _user_name(user), via="page", dag_id=dag_id,
+        # page_api is called inside record(): a broken airflow_api connection is "not audited", not a 500.
+        hub_audit.record(lambda: page_api(request), event, _user_name(user), via="page", dag_id=dag_id,
                          message=message, details=details, **more)
     except hub_audit.AuditNotWritten as exc:
         return str(exc)
@@ -258,13 +273,27 @@ def create_app(
         vault = get_vault() if q.strip() and "id_number" in lineage.classify(q) else None
         return dict(_read(lambda s: lineage.lineage(s, q, vault)))
 
+    def _delivered_record(file_id: int, ordinal: int) -> str:
+        """The record id a file delivered at ``ordinal`` (the answer's links name it so, never by its id)."""
+        found = _read(lambda s: s.execute(select(Delivery.record_id).where(
+            Delivery.file_id == file_id, Delivery.ordinal == ordinal)).scalar_one_or_none())
+        return str(found or "")
+
+    # Searches are POSTs (form or JSON body): a query in the URL would be in the API server's access log.
     @app.get("/lineage", response_class=HTMLResponse)
-    def lineage_page(user: Viewer, q: str = "") -> HTMLResponse:
+    def lineage_form(user: Viewer) -> HTMLResponse:
+        return HTMLResponse(templates.render("lineage", a=_lineage("")))
+
+    @app.post("/lineage", response_class=HTMLResponse, dependencies=[Depends(require_same_origin)])
+    def lineage_page(user: Viewer, q: Annotated[str, Form()] = "", file_id: Annotated[int | None, Form()] = None,
+                     ordinal: Annotated[int | None, Form()] = None) -> HTMLResponse:
+        if file_id is not None and ordinal is not None:
+            q = _delivered_record(file_id, ordinal)
         return HTMLResponse(templates.render("lineage", a=_lineage(q)))
 
-    @app.get("/api/lineage")
-    def lineage_json(user: Viewer, q: str = "") -> dict[str, Any]:
-        return _lineage(q)
+    @app.post("/api/lineage", dependencies=[Depends(require_same_origin)])
+    def lineage_json(user: Viewer, body: LineageQuery) -> dict[str, Any]:
+        return _lineage(body.q)
 
     def _run(dag_id: str, run_id: str) -> dict[str, Any]:
         if not dag_id or not run_id:

@@ -12,8 +12,9 @@ depends on ``require_user``:
    (``is_authorized_custom_view``: GET to see, POST to act); an action also needs
    the right to run the DAG that will take its result (``is_authorized_dag`` with
    PUT on the DAG's runs: ``ingest_{dept}`` for a re-queued file, ``push_{platform}``
-   for re-sent records); closing alerts, which no DAG takes, needs the right to create
-   asset events instead (its audit entry is one).
+   for re-sent records) and, like closing alerts (which no DAG takes), the right to create
+   asset events (``is_authorized_asset`` with POST): the action's audit entry is one, written
+   with the user's own token, so without it nothing is done.
 3. POSTs must come from the page itself (``require_same_origin``): the cookie is
    ``SameSite=Lax`` already; on top of that the ``Origin`` (or ``Referer``) must be
    this server. Requests carrying a Bearer header are not ambient, so not forgeable.
@@ -78,7 +79,12 @@ Viewer = Annotated[Any, Depends(require_viewer)]
 
 
 def require_action(user: Any, dag_id: str) -> None:
-    """An action: the right to act on the custom view and to run ``dag_id``."""
+    """An action: the right to act on the custom view, to run ``dag_id`` and to create asset events.
+
+    The last because the action's audit entry is an asset event made with the user's own token
+    (``credit_exchange.audit``): without that right the action would be done but never audited, so
+    it is refused before anything moves.
+    """
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 
     am = auth_manager()
@@ -87,6 +93,8 @@ def require_action(user: Any, dag_id: str) -> None:
                              user=user)
     if not allowed:
         raise _forbidden()
+    if not am.is_authorized_asset(method="POST", user=user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, text("web_forbidden_audit"))
 
 
 def require_page_action(user: Any) -> None:

@@ -29,6 +29,7 @@ BASE = """<!doctype html>
  .ok{background:#e3f9e5} .err{background:#ffe3e3} form.inline{display:inline;margin:0}
  button{cursor:pointer} td.path{min-width:14rem;word-break:break-all}
  form.search{margin:.6rem 0} form.search input{margin:0 .4rem}
+ button.link{background:none;border:0;padding:0;color:#0b69a3;text-decoration:underline;font:inherit}
 </style></head><body>
 {% block body %}{% endblock %}
 </body></html>
@@ -45,7 +46,7 @@ OVERVIEW = """{% extends "base" %}
 <h1>{{ gloss("ui_exchange") }}</h1>
 <p class="meta">{{ text("ui_generated") }} {{ o.generated_at }} · {{ text("ui_user") }} {{ user }} ·
  <a href="api/overview">JSON</a></p>
-<form method="get" action="lineage" id="lineage-search" class="search">
+<form method="post" action="lineage" id="lineage-search" class="search">
  <label for="lineage-q">{{ gloss("ui_lineage_search") }}</label>
  <input id="lineage-q" name="q" size="40" placeholder="{{ text('ui_lineage_hint') }}">
  <button type="submit">{{ gloss("ui_search") }}</button>
@@ -228,9 +229,10 @@ LINEAGE = """{% extends "base" %}
 {% block body %}
 <p><a href="./">← {{ text("ui_back_to_overview") }}</a></p>
 <h1>{{ gloss("ui_lineage") }}</h1>
-<form method="get" action="lineage" id="lineage-search">
+{#- A POST, not a GET: a query in the URL (an ID number) would be in the API server's access log. #}
+<form method="post" action="lineage" id="lineage-search">
  <input name="q" size="40" value="{{ a.query }}" placeholder="{{ text('ui_lineage_hint') }}">
- <button type="submit">{{ gloss("ui_search") }}</button> · <a href="api/lineage?q={{ a.query|urlencode }}">JSON</a>
+ <button type="submit">{{ gloss("ui_search") }}</button>
 </form>
 <div class="msg {{ 'ok' if a.matched else 'err' }}" id="lineage-message">{{ a.message }}</div>
 {% for n in a.notes %}<div class="msg err">{{ n }}</div>{% endfor %}
@@ -299,7 +301,10 @@ LINEAGE = """{% extends "base" %}
  <th>{{ gloss("ui_record") }}</th><th>{{ gloss("ui_dept_version") }}</th><th>{{ gloss("ui_op") }}</th>
  <th>{{ gloss("ui_outcome") }}</th><th>{{ gloss("ui_hub_version") }}</th></tr>
 {% for d in f.records %}<tr><td class="num">{{ d.ordinal }}</td><td>{{ d.position }}</td>
- <td>{% if d.record_id %}<a href="lineage?q={{ d.record_id|urlencode }}">{{ d.record_id }}</a>{% else %}{{ d.dept_record_id or "" }}{% endif %}</td>
+ <td>{% if d.record_id %}<form method="post" action="lineage" class="inline record-link">
+  {#- named by file and ordinal: a record id may hold an ID number, and is masked here #}
+  <input type="hidden" name="file_id" value="{{ f.file.file_id }}"><input type="hidden" name="ordinal" value="{{ d.ordinal }}">
+  <button type="submit" class="link">{{ d.record_id }}</button></form>{% else %}{{ d.dept_record_id or "" }}{% endif %}</td>
  <td class="num">{{ d.dept_version if d.dept_version is not none else "" }}</td><td>{{ d.op or "" }}</td>
  <td>{{ d.outcome }}</td><td class="num">{{ d.hub_version if d.hub_version is not none else "" }}</td></tr>{% endfor %}
 </table>

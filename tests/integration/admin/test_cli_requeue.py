@@ -92,3 +92,16 @@ def test_requeue_without_the_api_server_moves_the_file_and_exits_3(
     assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
     assert text("action_requeued", name=REFUSED_NAME) in ran.out
     assert text("audit_not_written") in ran.err and text("audit_fix_unreachable") in ran.err
+
+
+@pytest.mark.parametrize("broken", [{"host": ""}, {"extra": {"timeout": "soon"}}], ids=["no-host", "bad-timeout"])
+def test_requeue_with_a_broken_airflow_api_connection_moves_the_file_and_exits_3(
+        hub: Any, store: Any, night: Any, inbox_root: Path, monkeypatch: pytest.MonkeyPatch,
+        airflow_api_server: Any, broken: dict[str, Any]) -> None:
+    # A connection that cannot even make a client: the action stands, exit 3 with the fix, no traceback.
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API", json.dumps(airflow_api_server.connection(**broken)))
+    ran = hub("requeue", str(file_id(store, REFUSED_NAME)))
+    assert ran.status == 3, ran.both
+    assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
+    assert text("audit_not_written") in ran.err and text("audit_fix_not_configured") in ran.err
+    assert text("audit_entry_below") in ran.err and "Traceback" not in ran.both

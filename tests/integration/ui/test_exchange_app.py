@@ -242,3 +242,77 @@ def test_alerts_are_resolved_from_the_page_with_a_note_and_audited(admin: Any, c
     client.cookies.set("_token", make_token("vera", "VIEWER"))
     assert client.post(P + "/actions/resolve-alerts", data={"id": [str(ids[0])], "note": "x"},
                        headers=SAME_ORIGIN).status_code == 403
+
+
+def test_a_user_who_may_run_dags_but_not_create_asset_events_is_refused_before_acting(
+        client: Any, store: Any, night: Any, inbox_root: Path, airflow_api_server: Any) -> None:
+    # Simple auth manager: role User may trigger DAG runs, asset events need Op. The audit entry is
+    # an asset event made with the user's token, so acting would leave no entry: refused, nothing moves.
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    from credit_exchange.web.auth import RESOURCE_NAME
+
+    user = SimpleAuthManagerUser(username="uma", role="USER")
+    am = get_auth_manager()
+    assert am.is_authorized_custom_view(method="POST", resource_name=RESOURCE_NAME, user=user)
+    assert am.is_authorized_dag(method="PUT", user=user) and not am.is_authorized_asset(method="POST", user=user)
+    client.cookies.set("_token", make_token("uma", "USER"))
+    with store.session() as s:
+        fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
+    mark = audit_mark(airflow_api_server)
+    r = client.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
+                    headers={**SAME_ORIGIN, "Accept": "application/json"})
+    assert r.status_code == 403 and r.json()["detail"] == text("web_forbidden_audit")
+    assert (inbox_root / "market" / "quarantine" / REFUSED_NAME).exists()
+    r = client.post(P + "/actions/resend", data={"platform": "county"}, headers=SAME_ORIGIN)
+    assert r.status_code == 403 and text("web_forbidden_audit") in r.text
+    with store.session() as s:
+        assert len(s.execute(select(OutboxItem.id).where(OutboxItem.status == "failed")).scalars().all()) == 2
+    assert not audit_rows(airflow_api_server, "requeue_file", mark)
+    assert not audit_rows(airflow_api_server, "resend_failed", mark)
+
+
+@pytest.mark.parametrize("broken", [{"host": ""}, {"extra": {"timeout": "soon"}}], ids=["no-host", "bad-timeout"])
+def test_an_action_stands_and_says_not_audited_when_the_airflow_api_connection_is_broken(
+        admin: Any, store: Any, night: Any, inbox_root: Path, monkeypatch: pytest.MonkeyPatch,
+        airflow_api_server: Any, broken: dict[str, Any]) -> None:
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API", json.dumps(airflow_api_server.connection(**broken)))
+    with store.session() as s:
+        fid = s.execute(select(ReceivedFile.id).where(ReceivedFile.name == REFUSED_NAME)).scalar_one()
+    r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": str(fid)},
+                   headers={**SAME_ORIGIN, "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    assert text("audit_not_written") in r.json()["message"] and text("audit_fix_not_configured") in r.json()["message"]
+    assert (inbox_root / "market" / "inbox" / REFUSED_NAME).exists()
+    r = admin.post(P + "/actions/resend", data={"platform": "county"}, headers={**SAME_ORIGIN, "Accept": "text/html"})
+    assert r.status_code == 200 and 'class="msg ok"' in r.text and text("audit_not_written").split(" (")[0] in r.text
+
+
+def test_the_page_masks_its_log_lines_in_the_api_server_process(admin: Any, store: Any, night: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the page installs the hub's log mask in the API server process (``_LazyApp._build``)."""
+    import io
+    import logging
+
+    from airflow import plugins_manager
+
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    [lazy] = [a["app"] for a in apps if a["url_prefix"] == P]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # a handler of the API server's, there before the page is built
+    logging.getLogger().addHandler(handler)
+    try:
+        monkeypatch.setattr(lazy, "_app", None)  # as after a restart: the next request builds the page
+        # A user whose name holds an ID number is refused a re-queue: the page logs the refusal, with the name.
+        admin.cookies.set("_token", make_token(FULL_ID, "ADMIN"))
+        r = admin.post(P + "/actions/requeue", data={"department": "market", "file_id": "999999"},
+                       headers=SAME_ORIGIN)
+        assert r.status_code == 409
+    finally:
+        logging.getLogger().removeHandler(handler)
+    logged = stream.getvalue()
+    assert "re-queue of file 999999 refused" in logged
+    assert FULL_ID not in logged and FULL_ID[:6] + "********" + FULL_ID[-4:] in logged

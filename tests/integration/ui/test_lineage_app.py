@@ -9,10 +9,12 @@ from urllib.parse import quote
 
 import pytest
 
+from hub_messages import text
 from tests.integration.ui import lineage_scenario as sc
 from tests.integration.ui.conftest import make_token
 
 P = "/qianwei-exchange"
+SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
 @pytest.fixture
@@ -51,9 +53,15 @@ def test_the_plugin_adds_a_tab_to_every_dag_run_page() -> None:
     assert re.search(r"[\u4e00-\u9fff]", view["name"]) and "Exchange" in view["name"]
 
 
-@pytest.mark.parametrize("path", ["/lineage?q=x", "/api/lineage?q=x", f"/run?dag_id={sc.INGEST}&run_id=r",
-                                  f"/api/run?dag_id={sc.INGEST}&run_id=r"])
-def test_lineage_and_run_pages_refuse_a_request_without_a_valid_token(client: Any, store: Any, path: str) -> None:
+def search(c: Any, q: str, api: bool = False) -> Any:
+    """A lineage search as the page makes it: a POST from the page itself (form, or JSON for the API)."""
+    if api:
+        return c.post(P + "/api/lineage", json={"q": q}, headers=SAME_ORIGIN)
+    return c.post(P + "/lineage", data={"q": q}, headers=SAME_ORIGIN)
+
+
+@pytest.mark.parametrize("path", [f"/run?dag_id={sc.INGEST}&run_id=r", f"/api/run?dag_id={sc.INGEST}&run_id=r"])
+def test_run_pages_refuse_a_request_without_a_valid_token(client: Any, store: Any, path: str) -> None:
     assert client.get(P + path).status_code == 401
     tampered = make_token("admin", "ADMIN")[:-4] + "AAAA"
     assert client.get(P + path, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
@@ -61,35 +69,76 @@ def test_lineage_and_run_pages_refuse_a_request_without_a_valid_token(client: An
     assert client.get(P + path).status_code == 200  # seeing is all a viewer needs
 
 
-def test_the_overview_has_the_lineage_search_box(admin: Any, nights: Any) -> None:
+@pytest.mark.parametrize("api", [False, True])
+def test_lineage_search_refuses_a_request_without_a_valid_token(client: Any, store: Any, api: bool) -> None:
+    assert search(client, "x", api).status_code == 401
+    tampered = make_token("admin", "ADMIN")[:-4] + "AAAA"
+    client.cookies.set("_token", tampered)
+    assert search(client, "x", api).status_code == 401
+    client.cookies.set("_token", make_token("viewer", "VIEWER"))
+    assert search(client, "x", api).status_code == 200  # seeing is all a viewer needs
+
+
+def test_the_overview_has_the_lineage_search_box_and_it_posts(admin: Any, nights: Any) -> None:
     html = admin.get(P + "/").text
-    assert '<form method="get" action="lineage" id="lineage-search"' in html and 'name="q"' in html
+    assert '<form method="post" action="lineage" id="lineage-search"' in html and 'name="q"' in html
+    assert admin.get(P + "/lineage").status_code == 200  # the empty search box
+
+
+def test_the_search_never_takes_its_query_from_the_url(admin: Any, nights: Any) -> None:
+    """Airflow's API server logs every request's query string (``http.access``): an ID number must not be in one."""
+    page = admin.get(P + "/lineage", params={"q": nights["org"]})
+    assert page.status_code == 200 and f'data-record="{nights["org"]}"' not in page.text
+    assert text("lineage_empty_query") in page.text
+    assert admin.get(P + "/api/lineage", params={"q": sc.PERSON_ID}).status_code == 405
+    # A search from another site is refused like the page's other POSTs.
+    foreign = admin.post(P + "/lineage", data={"q": nights["org"]}, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    # No link of an answer carries a query: its records are named by file and ordinal.
+    html = search(admin, sc.FILE_1).text
+    assert "lineage?" not in html and "api/lineage" not in html
+    assert 'class="inline record-link"' in html and 'name="ordinal"' in html
 
 
 def test_lineage_search_by_record_id_on_the_page_and_as_json(admin: Any, nights: Any) -> None:
-    r = admin.get(P + "/lineage", params={"q": nights["org"]})
+    r = search(admin, nights["org"])
     assert r.status_code == 200, r.text
     html = r.text
     assert f'data-record="{nights["org"]}"' in html and sc.FILE_1 in html and sc.FILE_2 in html
     assert ">stale<" in html and "qwhub-county-" in html
     # The run that took the file links to its run view.
     assert f'href="run?dag_id={sc.INGEST}&amp;run_id={quote(sc.RUN_1, safe="")}"' in html
-    a = admin.get(P + "/api/lineage", params={"q": nights["org"]}).json()
+    a = search(admin, nights["org"], api=True).json()
     assert a["matched"] == ["record"] and [d["outcome"] for d in a["records"][0]["deliveries"]] == [
         "accepted", "accepted", "stale"]
 
 
+def test_a_record_of_a_file_opens_by_file_and_ordinal(admin: Any, nights: Any) -> None:
+    a = search(admin, sc.FILE_1, api=True).json()
+    [f] = a["files"]
+    d = next(d for d in f["records"] if d["record_id"] == nights["org"])
+    r = admin.post(P + "/lineage", data={"file_id": str(f["file"]["file_id"]), "ordinal": str(d["ordinal"])},
+                   headers=SAME_ORIGIN)
+    assert r.status_code == 200 and f'data-record="{nights["org"]}"' in r.text
+
+
 def test_lineage_search_by_id_number_shows_it_masked(admin: Any, nights: Any) -> None:
-    r = admin.get(P + "/lineage", params={"q": sc.PERSON_ID})
+    r = search(admin, sc.PERSON_ID)
     assert r.status_code == 200
     assert nights["person"] in r.text and "511123********1230" in r.text
     assert sc.PERSON_ID not in r.text
-    j = admin.get(P + "/api/lineage", params={"q": sc.PERSON_ID})
+    j = search(admin, sc.PERSON_ID, api=True)
     assert j.json()["matched"] == ["id_number"] and sc.PERSON_ID not in j.text
 
 
+def test_a_bearer_token_searches_as_json_without_an_origin(client: Any, nights: Any) -> None:
+    r = client.post(P + "/api/lineage", json={"q": nights["org"]},
+                    headers={"Authorization": f"Bearer {make_token('ops', 'OP')}"})
+    assert r.status_code == 200 and r.json()["matched"] == ["record"]
+
+
 def test_lineage_search_for_something_unknown_says_so(admin: Any, nights: Any) -> None:
-    r = admin.get(P + "/lineage", params={"q": "NO_SUCH_FILE.xml"})
+    r = search(admin, "NO_SUCH_FILE.xml")
     assert r.status_code == 200 and 'class="msg err" id="lineage-message"' in r.text and "未找到" in r.text
 
 

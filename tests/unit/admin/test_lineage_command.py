@@ -96,3 +96,28 @@ def test_the_console_command_runs_as_a_process(nights: dict[str, Any], env: dict
                               env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
                               timeout=60, check=False).stdout
     assert "lineage" in help_out
+
+
+def test_dash_reads_the_id_number_from_stdin_so_it_is_not_on_the_command_line(nights: dict[str, Any],
+                                                                              env: dict[str, str]) -> None:
+    argv = [sys.executable, "-m", "credit_exchange.admin", "lineage", "-", "--json"]
+    done = subprocess.run(argv, input=PERSON_ID + "\n", cwd=REPO, env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout)
+    assert answer["matched"] == ["id_number"] and [r["record_id"] for r in answer["records"]] == [nights["person"]]
+    assert PERSON_ID not in done.stdout + done.stderr and PERSON_ID not in " ".join(argv)
+    # The help says so (the catalogue's line for QUERY).
+    help_out = subprocess.run([sys.executable, "-m", "credit_exchange.admin", "lineage", "--help"], cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                              timeout=60, check=False).stdout
+    assert "standard input" in " ".join(help_out.split())
+
+
+def test_dash_with_nothing_on_stdin_asks_for_a_query(nights: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["lineage", "-"]) == 1
+    assert capsys.readouterr().out.startswith(text("lineage_empty_query"))
