@@ -322,6 +322,7 @@ RUN = """{% extends "base" %}
 <p class="meta"><a href="{{ overview }}" target="_top">{{ text("ui_exchange") }}</a> ·
  <a href="api/run?dag_id={{ r.dag_id|urlencode }}&amp;run_id={{ r.run_id|urlencode }}">JSON</a></p>
 <div class="msg {{ 'ok' if r.found else 'err' }}" id="run-message">{{ r.message }}</div>
+{% for n in r.notes %}<div class="msg">{{ n }}</div>{% endfor %}
 {% if r.files %}
 <h2>{{ gloss("ui_run_files") }}</h2>
 <table id="run-files">{{ m.file_head(with_run=False) }}

@@ -157,6 +157,8 @@ def test_the_run_view_shows_files_counts_rejects_and_receipts(admin: Any, nights
 def test_the_run_view_of_a_push_lists_its_batches(admin: Any, nights: Any) -> None:
     html = admin.get(run_url(sc.PUSH, sc.PUSH_1)).text
     assert 'id="run-batches"' in html and "qwhub-county-" in html and "done 3" in html
+    # The outcomes are the records' state now (a later resend moves them): the page says so.
+    assert text("run_outcomes_now").split(" (")[0] in html  # the Chinese part (the gloss has an apostrophe)
 
 
 def test_the_run_view_of_a_run_without_data_says_so(admin: Any, nights: Any) -> None:
