@@ -23,6 +23,7 @@ data and escaping of control characters on top of the same ``CATALOGUE``.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 CATALOGUE: dict[str, str] = {
@@ -960,3 +961,11 @@ def label(code: str, **params: Any) -> tuple[str, str]:
 
 
 __all__ = ["CATALOGUE", "LABELS", "TERMS", "WORDS", "label", "text"]
+
+
+def width(value: str) -> int:
+    """How many terminal columns ``value`` takes: Chinese (wide and full-width) characters take two.
+
+    The admin command's tables (``credit_exchange/admin``, the pre-flight table) align on it.
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)

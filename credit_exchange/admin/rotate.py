@@ -75,8 +75,12 @@ def run(args: argparse.Namespace) -> int:
     # Audited whenever it ran: a run that stopped half-way changed stored values too.
     finished = not failure and not left
     actor, os_user = support.actor_of(args)
-    message = text("rotate_done", key_id=vault.current_key_id) if finished else (
-        text("rotate_failed") + (": " + failure if failure else "") if failure else text("rotate_left", left=left))
+    if failure:
+        message = text("rotate_failed") + ": " + failure
+    elif left:
+        message = text("rotate_left", left=left)
+    else:
+        message = text("rotate_done", key_id=vault.current_key_id)
     audited = support.audit("rotate_key", actor, os_user, dag_id=None, message=message,
                             details={"key_id": vault.current_key_id, "key_ids": list(vault.key_ids),
                                      "resealed": resealed, "left": left, "finished": finished})

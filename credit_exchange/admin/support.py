@@ -17,12 +17,11 @@ import argparse
 import getpass
 import json
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from credit_exchange.standard.pii import mask_obj, safe_text
-from hub_messages import text
+from hub_messages import text, width
 
 DONE, REFUSED, USAGE, NOT_AUDITED = 0, 1, 2, 3
 STORE_CONN_ID = "exchange_db"
@@ -134,12 +133,8 @@ def print_json(obj: Any) -> None:
 
 # -- tables --------------------------------------------------------------------------------
 
-def _width(value: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
-
-
-def _pad(value: str, width: int) -> str:
-    return value + " " * (width - _width(value))
+def _pad(value: str, columns: int) -> str:
+    return value + " " * (columns - width(value))
 
 
 def cell(value: Any) -> str:
@@ -151,7 +146,7 @@ def cell(value: Any) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain text table, columns aligned for Chinese (double-width) characters; the last column is not padded."""
     cells = [[cell(h) for h in headers]] + [[cell(v) for v in row] for row in rows]
-    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
+    widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
         lines.append("  ".join(_pad(v, widths[i]) if i < len(row) - 1 else v for i, v in enumerate(row)).rstrip())

@@ -32,13 +32,12 @@ import logging
 import os
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from credit_exchange.standard.pii import safe_text
-from hub_messages import text
+from hub_messages import text, width
 
 log = logging.getLogger(__name__)
 
@@ -533,12 +532,8 @@ CHECKS: dict[str, Callable[[Plan, Any, dict[str, Any], float], str]] = {
 
 # -------------------------------------------------------------------------------- showing
 
-def _width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
-
-
-def _pad(s: str, width: int) -> str:
-    return s + " " * max(1, width - _width(s))
+def _pad(s: str, columns: int) -> str:
+    return s + " " * max(1, columns - width(s))
 
 
 def failures(rows: list[Row]) -> int:
@@ -549,8 +544,8 @@ def render(rows: list[Row]) -> str:
     """The table: one line per connection, then what is wrong and what to fix under a failed one."""
     status = {OK: text("preflight_status_ok"), FAILED: text("preflight_status_failed"),
               NOT_CONFIGURED: text("preflight_status_not_configured")}
-    first = max([_width(text("preflight_col_conn"))] + [_width(r.conn_id) for r in rows]) + 2
-    second = max([_width(text("preflight_col_result"))] + [_width(s) for s in status.values()]) + 2
+    first = max([width(text("preflight_col_conn"))] + [width(r.conn_id) for r in rows]) + 2
+    second = max([width(text("preflight_col_result"))] + [width(s) for s in status.values()]) + 2
     indent = " " * (first + second)
     lines = [f"== {text('preflight_title')} ==",
              _pad(text("preflight_col_conn"), first) + _pad(text("preflight_col_result"), second)

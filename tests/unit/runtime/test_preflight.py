@@ -55,7 +55,8 @@ def test_a_missing_connection_fails_unless_optional_and_no_secret_or_id_number_i
 
 
 def test_the_table_keeps_its_columns_with_chinese_text() -> None:
-    from credit_exchange.runtime.preflight import Row, _width
+    from credit_exchange.runtime.preflight import Row
+    from hub_messages import width as _width
 
     rows = [Row("inbox_sftp", "sftp", "CHECKED-A", OK), Row("alert_webhook", "robot", "CHECKED-B", NOT_CONFIGURED)]
     lines = render(rows).splitlines()[1:4]
